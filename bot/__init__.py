@@ -1,0 +1,128 @@
+"""Samoe's composition root: `create_app` binds the extensions, mounts the emulator, and
+registers the handlers, flows and commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import threading
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+from linebot.v3.webhook import SignatureValidator
+
+from bot.config import load_settings
+from bot.dispatch import Dispatcher
+from bot.extensions import babel, db, migrate, sqlite_pragmas
+from bot.i18n import select_locale
+
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_ACCESS_TOKEN = "emulator-access-token"
+
+
+def instance_secret(app: Flask, name: str) -> str:
+    """A development secret kept in instance/, so every process of this install shares it."""
+    path = Path(app.instance_path) / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(16))
+    return path.read_text().strip()
+
+
+def configure_logging(app: Flask) -> None:
+    """Logs go to stderr (stdout is kept for the values commands make)."""
+    level = logging.DEBUG if app.debug else logging.INFO
+    root = logging.getLogger()
+    if not any(getattr(h, "_samoe", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._samoe = True
+        root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Samoe application (settings are read here, never at import)."""
+    load_dotenv(ROOT / ".env", override=False)
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(load_settings(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    configure_logging(app)
+
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            sqlite_pragmas(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    babel.init_app(app, locale_selector=select_locale)
+
+    if app.config["LINE_EMULATOR"]:
+        if not app.config["LINE_CHANNEL_SECRET"]:
+            app.config["LINE_CHANNEL_SECRET"] = instance_secret(app, "dev-channel-secret")
+        if not app.config["LINE_CHANNEL_ACCESS_TOKEN"]:
+            app.config["LINE_CHANNEL_ACCESS_TOKEN"] = EMULATOR_ACCESS_TOKEN
+        mount_emulator(app)
+    app.extensions["samoe.signature"] = SignatureValidator(app.config["LINE_CHANNEL_SECRET"])
+
+    dispatcher = Dispatcher()
+    app.extensions["samoe.dispatcher"] = dispatcher
+    register_handlers(app, dispatcher)
+
+    from bot import cli
+
+    cli.register(app)
+    if app.config["WORKER_IN_PROCESS"]:
+        start_worker_on_first_request(app)
+    return app
+
+
+def mount_emulator(app: Flask) -> None:
+    """Serve the LINE emulator at /emulator inside this app (development, demos, tests)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from emulator import create_emulator_app
+
+    emulator_app = create_emulator_app(
+        {
+            "database_url": app.config.get("EMULATOR_DATABASE_URL")
+            or app.config["SQLALCHEMY_DATABASE_URI"],
+            "channel_secret": app.config["LINE_CHANNEL_SECRET"],
+            "channel_access_token": app.config["LINE_CHANNEL_ACCESS_TOKEN"],
+            "webhook_url": app.config.get("EMULATOR_WEBHOOK_URL"),
+        }
+    )
+    app.extensions["samoe.emulator"] = emulator_app
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/emulator": emulator_app})
+
+
+def register_handlers(app: Flask, dispatcher: Dispatcher) -> None:
+    """The one upward import: the composition root registers the inbound adapters."""
+    from handlers import events, ops, webhook
+
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(ops.bp)
+    events.register(dispatcher)
+
+
+def start_worker_on_first_request(app: Flask) -> None:
+    """Start the in-process worker when the app first serves HTTP (never in CLI commands)."""
+    lock = threading.Lock()
+
+    @app.before_request
+    def _start_worker():
+        if "samoe.worker" in app.extensions:
+            return
+        with lock:
+            if "samoe.worker" not in app.extensions:
+                from bot.worker import start_in_process
+
+                start_in_process(app)

@@ -1,0 +1,77 @@
+"""Commands: `worker`, `seed-demo`, `translate`. Logs go to stderr; the last line of stdout is
+only the value a command made."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+from flask import Flask, current_app
+
+from bot.extensions import db
+from bot.i18n import compile_catalogs
+
+log = logging.getLogger(__name__)
+
+
+def register(app: Flask) -> None:
+    """Add Samoe's commands to the app's CLI."""
+    app.cli.add_command(worker_command)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(translate_group)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Handle everything due now, then exit.")
+def worker_command(burst: bool) -> None:
+    """Run the inbox handlers and the outbox sender."""
+    from bot.worker import Worker
+
+    worker = Worker(current_app._get_current_object(), current_app.extensions["samoe.dispatcher"])
+    if burst:
+        done = worker.burst()
+        log.info("burst finished: %d item(s) handled or sent", done)
+        click.echo(done)
+        return
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        log.info("signal %s: stopping after this round", signum)
+        stop.set()
+        worker.wakeup.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run(stop)
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create demo LINE users (a volunteer, a parent, an officer) for the emulator's chat page."""
+    from services import demo
+
+    created = demo.seed(db.session)
+    db.session.commit()
+    emulator = current_app.extensions.get("samoe.emulator")
+    if emulator is not None:
+        from emulator import register_users
+
+        register_users(emulator, demo.emulator_users(db.session))
+    log.info("demo data: %d new LINE user(s)", created)
+    click.echo(created)
+
+
+@click.group("translate")
+def translate_group() -> None:
+    """Message catalogs in locales/."""
+
+
+@translate_group.command("compile")
+def translate_compile() -> None:
+    """Compile locales/*/LC_MESSAGES/messages.po to .mo files."""
+    written = compile_catalogs()
+    for path in written:
+        log.info("compiled %s", path)
+    click.echo(len(written))

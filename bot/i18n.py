@@ -1,0 +1,39 @@
+"""Per-user language: the Babel catalogs in locales/, Thai first and English second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import request
+
+SUPPORTED = ("th", "en")
+DEFAULT = "th"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+
+def select_locale() -> str:
+    """Pick the web request's language (the console will add a per-user choice)."""
+    try:
+        return request.accept_languages.best_match(SUPPORTED) or DEFAULT
+    except RuntimeError:  # outside a request: the worker forces the user's locale itself
+        return DEFAULT
+
+
+def user_locale(language: str | None) -> str:
+    """The catalog to use for a user's stored language."""
+    return language if language in SUPPORTED else DEFAULT
+
+
+def compile_catalogs(locales_dir: Path = LOCALES_DIR) -> list[Path]:
+    """Compile every messages.po under locales/ to messages.mo; return the files written."""
+    written = []
+    for po_path in sorted(locales_dir.glob("*/LC_MESSAGES/*.po")):
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=po_path.parent.parent.name)
+        mo_path = po_path.with_suffix(".mo")
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog, use_fuzzy=False)
+        written.append(mo_path)
+    return written

@@ -1,0 +1,184 @@
+"""The inbox: store webhook events once, and let workers lease one user's events at a time.
+
+Leasing is a conditional UPDATE on `inbox_leases` (one row per user), the same statement on
+SQLite and PostgreSQL: it succeeds only on a row that is free or whose lease has expired.
+The holder re-checks its lease in the transaction that marks an event handled, so a worker
+whose lease was taken over (it stalled past expiry) cannot commit a second handling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from models import InboxEvent, InboxLease, utcnow
+
+
+class MalformedEvents(ValueError):
+    """The body is not a LINE webhook payload."""
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """How many events were new and how many were already known."""
+
+    stored: int
+    duplicates: int
+
+
+def dialect_insert(session: Session, model):
+    """An INSERT that supports ON CONFLICT DO NOTHING on the session's database."""
+    name = session.get_bind().dialect.name
+    return (pg_insert if name == "postgresql" else sqlite_insert)(model)
+
+
+def user_key_of(event: dict) -> str:
+    """The key that orders and serialises an event: its user, group or room."""
+    source = event.get("source") or {}
+    key = source.get("userId") or source.get("groupId") or source.get("roomId")
+    return str(key) if key else "~" + str(event["webhookEventId"])
+
+
+def parse_payload(body: str) -> tuple[list[dict], str | None]:
+    """Check the shape of a webhook body; return its events and destination."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise MalformedEvents("body is not JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise MalformedEvents("body has no events list")
+    for event in data["events"]:
+        if not isinstance(event, dict):
+            raise MalformedEvents("an event is not an object")
+        if not isinstance(event.get("webhookEventId"), str) or not event["webhookEventId"]:
+            raise MalformedEvents("an event has no webhookEventId")
+        if not isinstance(event.get("type"), str):
+            raise MalformedEvents("an event has no type")
+        timestamp = event.get("timestamp")
+        if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+            raise MalformedEvents("an event has no timestamp")
+    destination = data.get("destination")
+    return data["events"], destination if isinstance(destination, str) else None
+
+
+def store_events(session: Session, events: list[dict], destination: str | None) -> StoreResult:
+    """Insert each event once (by webhookEventId); duplicates and redeliveries are ignored."""
+    if not events:
+        return StoreResult(0, 0)
+    now = utcnow()
+    rows = [
+        {
+            "webhook_event_id": event["webhookEventId"][:64],
+            "user_key": user_key_of(event)[:80],
+            "event_type": event["type"][:40],
+            "mode": str(event.get("mode") or "active")[:16],
+            "occurred_ms": event["timestamp"],
+            "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),
+            "destination": destination,
+            "payload": json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+            "received_at": now,
+            "status": InboxEvent.PENDING,
+            "attempts": 0,
+        }
+        for event in events
+    ]
+    statement = (
+        dialect_insert(session, InboxEvent)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+    )
+    stored = session.execute(statement).rowcount
+    return StoreResult(stored, len(rows) - stored)
+
+
+def users_with_work(session: Session, now: dt.datetime, limit: int = 20) -> list[str]:
+    """Users with pending events that are due, the longest-waiting first."""
+    due = sa.or_(InboxEvent.available_at.is_(None), InboxEvent.available_at <= now)
+    first = sa.func.min(InboxEvent.id)
+    statement = (
+        sa.select(InboxEvent.user_key)
+        .where(InboxEvent.status == InboxEvent.PENDING, due)
+        .group_by(InboxEvent.user_key)
+        .order_by(first)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def acquire_lease(session: Session, user_key: str, owner: str, seconds: float) -> bool:
+    """Take the lease on one user's events if it is free or expired; commit; say if we got it."""
+    now = utcnow()
+    session.execute(
+        dialect_insert(session, InboxLease)
+        .values(user_key=user_key, owner=None, expires_at=None)
+        .on_conflict_do_nothing(index_elements=["user_key"])
+    )
+    taken = session.execute(
+        sa.update(InboxLease)
+        .where(
+            InboxLease.user_key == user_key,
+            sa.or_(InboxLease.owner.is_(None), InboxLease.expires_at < now),
+        )
+        .values(owner=owner, expires_at=now + dt.timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return taken == 1
+
+
+def extend_lease(session: Session, user_key: str, owner: str, seconds: float) -> bool:
+    """Within the caller's transaction, prove we still hold the lease and push its expiry on."""
+    now = utcnow()
+    return (
+        session.execute(
+            sa.update(InboxLease)
+            .where(InboxLease.user_key == user_key, InboxLease.owner == owner)
+            .values(expires_at=now + dt.timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def release_lease(session: Session, user_key: str, owner: str) -> None:
+    """Give a user's lease back (only if we still hold it) and commit."""
+    session.execute(
+        sa.update(InboxLease)
+        .where(InboxLease.user_key == user_key, InboxLease.owner == owner)
+        .values(owner=None, expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def next_event(session: Session, user_key: str, now: dt.datetime) -> InboxEvent | None:
+    """The user's earliest pending event by the time it happened, if it is due."""
+    event = session.scalar(
+        sa.select(InboxEvent)
+        .where(InboxEvent.user_key == user_key, InboxEvent.status == InboxEvent.PENDING)
+        .order_by(InboxEvent.occurred_ms, InboxEvent.id)
+        .limit(1)
+    )
+    if event is None or (event.available_at is not None and event.available_at > now):
+        return None  # a failed earlier event waits for its retry, and later ones wait behind it
+    return event
+
+
+def lag_seconds(session: Session, now: dt.datetime | None = None) -> float:
+    """Age of the oldest unhandled event in seconds (0 when the inbox is drained)."""
+    oldest = session.scalar(
+        sa.select(sa.func.min(InboxEvent.received_at)).where(
+            InboxEvent.status == InboxEvent.PENDING
+        )
+    )
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    return max(0.0, ((now or utcnow()) - oldest).total_seconds())

@@ -1,0 +1,148 @@
+"""The one LINE client: the SDK's MessagingApi with timeouts, no hidden retries, and results
+classified so the sender can apply the reply-or-push and retry rules."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import urllib3
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    MessagingApi,
+    MulticastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+
+log = logging.getLogger(__name__)
+
+OK = "ok"
+CONFLICT = "conflict"  # 409 on a retry key already accepted: the message was delivered
+INVALID_REPLY_TOKEN = "invalid_reply_token"
+RATE_LIMITED = "rate_limited"
+MONTHLY_LIMIT = "monthly_limit"
+SERVER_ERROR = "server_error"
+TIMEOUT = "timeout"
+CLIENT_ERROR = "client_error"
+
+RETRYABLE = {RATE_LIMITED, SERVER_ERROR, TIMEOUT}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one call to LINE came to."""
+
+    outcome: str
+    status: int | None = None
+    request_id: str | None = None
+    message: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome in (OK, CONFLICT)
+
+    @property
+    def unclear(self) -> bool:
+        """The call may or may not have been carried out (5xx, timeout, lost connection)."""
+        return self.outcome in (SERVER_ERROR, TIMEOUT)
+
+
+def _error_message(body) -> str:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        return str(json.loads(body).get("message", ""))
+    except (ValueError, AttributeError, TypeError):
+        return (body or "")[:200]
+
+
+def classify_error(status: int, body) -> str:
+    """Map an HTTP error from LINE to an outcome."""
+    message = _error_message(body)
+    if status == 409:
+        return CONFLICT
+    if status == 429:
+        return MONTHLY_LIMIT if "monthly limit" in message.lower() else RATE_LIMITED
+    if status == 400 and "invalid reply token" in message.lower():
+        return INVALID_REPLY_TOKEN
+    if status >= 500:
+        return SERVER_ERROR
+    return CLIENT_ERROR
+
+
+class LineClient:
+    """Calls the Messaging API through line-bot-sdk v3 with a timeout on every call."""
+
+    def __init__(self, base_url: str, access_token: str, timeout: tuple[float, float]):
+        config = Configuration(host=base_url, access_token=access_token)
+        config.retries = False  # retries are ours, with retry keys; urllib3 must not add any
+        self._api_client = ApiClient(config)
+        self._api = MessagingApi(self._api_client)
+        self.timeout = timeout
+        self.base_url = base_url
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._api_client.close()
+
+    def _call(self, name: str, fn, *args, **kwargs) -> SendResult:
+        try:
+            response = fn(*args, _request_timeout=self.timeout, **kwargs)
+        except ApiException as exc:
+            headers = exc.headers or {}
+            request_id = headers.get("X-Line-Request-Id") or headers.get("x-line-request-id")
+            outcome = classify_error(exc.status, exc.body)
+            message = _error_message(exc.body)
+            log.warning(
+                "LINE %s answered %s (%s) request_id=%s: %s",
+                name, exc.status, outcome, request_id, message,
+            )
+            return SendResult(outcome, exc.status, request_id, message)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            log.warning("LINE %s gave no answer: %s", name, type(exc).__name__)
+            return SendResult(TIMEOUT, None, None, type(exc).__name__)
+        headers = response.headers or {}
+        request_id = headers.get("X-Line-Request-Id") or headers.get("x-line-request-id")
+        log.info("LINE %s ok request_id=%s", name, request_id)
+        return SendResult(OK, response.status_code, request_id)
+
+    def reply(self, reply_token: str, messages: list[dict]) -> SendResult:
+        """Reply with up to five messages (free of quota)."""
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        return self._call("reply", self._api.reply_message_with_http_info, request)
+
+    def push(self, to: str, messages: list[dict], retry_key: str) -> SendResult:
+        """Push up to five messages to one user, with the retry key made at enqueue time."""
+        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        return self._call(
+            "push", self._api.push_message_with_http_info, request, x_line_retry_key=retry_key
+        )
+
+    def multicast(self, to: list[str], messages: list[dict], retry_key: str) -> SendResult:
+        """Send the same messages to at most 500 users."""
+        request = MulticastRequest.from_dict({"to": to, "messages": messages})
+        return self._call(
+            "multicast", self._api.multicast_with_http_info, request, x_line_retry_key=retry_key
+        )
+
+    def show_loading(self, chat_id: str, seconds: int = 5) -> SendResult:
+        """Show the typing animation in a one-to-one chat while slow work runs."""
+        request = ShowLoadingAnimationRequest(chatId=chat_id, loadingSeconds=seconds)
+        return self._call(
+            "loading", self._api.show_loading_animation_with_http_info, request
+        )
+
+    def quota(self) -> dict | None:
+        """The monthly quota and what was used of it, or None when LINE cannot be reached."""
+        try:
+            quota = self._api.get_message_quota(_request_timeout=self.timeout)
+            used = self._api.get_message_quota_consumption(_request_timeout=self.timeout)
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            log.warning("LINE quota unavailable: %s", type(exc).__name__)
+            return None
+        return {"type": quota.type, "value": quota.value, "used": used.total_usage}

@@ -1,0 +1,302 @@
+"""The sender: delivers the outbox to LINE by the reply-or-push rule of DESIGN.md §6.
+
+- Reply while the token is fresh. Push (with the row's retry key) only when the token was older
+  than 50 s before the first try, or the first try got a definite 400 "Invalid reply token".
+- After an unclear reply (5xx, timeout), retry the reply while the token is fresh; a 400 then
+  means the first try most likely landed: the row is recorded as `uncertain`, never doubled.
+- Push and multicast retry with backoff on 5xx, timeouts and rate-limit 429, never on other
+  4xx; a 409 on a retry means LINE already accepted the key: delivered. A monthly-limit 429
+  holds every push until the quota allows again (checked every few minutes) or next month.
+- Users who unfollowed get nothing until they follow again.
+Rows are claimed with a lease (a conditional UPDATE), so several senders never send one twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import zoneinfo
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+from sqlalchemy.orm import Session, aliased
+
+from bot import line_client as lc
+from bot.i18n import user_locale
+from bot.outbox import render
+from models import LineUser, OutboxMessage, ServiceState, utcnow
+
+log = logging.getLogger(__name__)
+
+PUSH_AFTER_TOKEN_AGE_MS = 50_000
+TOKEN_LIFETIME_MS = 60_000
+MAX_ATTEMPTS = 10
+LEASE_SECONDS = 60
+HOLD_KEY = "push_hold"
+HOLD_RECHECK = dt.timedelta(minutes=10)
+BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
+
+
+def backoff(attempts: int, base: float = 1.0, cap: float = 300.0) -> dt.timedelta:
+    """Exponential backoff with jitter for the n-th failed attempt."""
+    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    return dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def start_of_next_month(now: dt.datetime) -> dt.datetime:
+    """When the monthly quota starts again (midnight on the 1st, Asia/Bangkok)."""
+    local = now.astimezone(BANGKOK)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return dt.datetime(year, month, 1, tzinfo=BANGKOK).astimezone(dt.UTC)
+
+
+class Sender:
+    """Delivers due outbox rows; one instance per worker process or thread."""
+
+    def __init__(self, session: Session, client: lc.LineClient, owner: str, clock=utcnow):
+        self.session = session
+        self.client = client
+        self.owner = owner
+        self.clock = clock
+
+    # -- the monthly-quota hold --------------------------------------------------------------
+
+    def push_hold(self) -> dict | None:
+        """The active monthly-limit hold, if pushes are paused."""
+        value = self.session.scalar(
+            sa.select(ServiceState.value).where(ServiceState.key == HOLD_KEY)
+        )
+        if not value:
+            return None
+        hold = json.loads(value)
+        now = self.clock()
+        if now >= dt.datetime.fromisoformat(hold["until"]):
+            self._set_hold(None)
+            return None
+        if now >= dt.datetime.fromisoformat(hold["recheck"]):
+            quota = self.client.quota()
+            if quota and (quota["type"] == "none" or quota["used"] < (quota["value"] or 0)):
+                log.info("monthly quota allows pushes again: %s", quota)
+                self._set_hold(None)
+                return None
+            hold["recheck"] = (now + HOLD_RECHECK).isoformat()
+            self._set_hold(hold)
+        return hold
+
+    def _set_hold(self, hold: dict | None) -> None:
+        row = self.session.get(ServiceState, HOLD_KEY)
+        if row is None:
+            row = ServiceState(key=HOLD_KEY)
+            self.session.add(row)
+        row.value = json.dumps(hold) if hold else None
+        self.session.commit()
+
+    def _hold_pushes(self) -> dict:
+        now = self.clock()
+        hold = {
+            "since": now.isoformat(),
+            "until": start_of_next_month(now).isoformat(),
+            "recheck": (now + HOLD_RECHECK).isoformat(),
+        }
+        log.error("LINE monthly message limit reached: pushes held until %s", hold["until"])
+        self._set_hold(hold)
+        return hold
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def _due_ids(self, limit: int) -> list[int]:
+        now = self.clock()
+        earlier = aliased(OutboxMessage)
+        blocked = (
+            sa.select(earlier.id)
+            .where(
+                earlier.recipient == OutboxMessage.recipient,
+                earlier.status == OutboxMessage.PENDING,
+                earlier.id < OutboxMessage.id,
+            )
+            .exists()
+        )
+        statement = (
+            sa.select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == OutboxMessage.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                sa.or_(
+                    OutboxMessage.lease_expires_at.is_(None),
+                    OutboxMessage.lease_expires_at < now,
+                ),
+                ~blocked,  # one user's messages leave in the order they were queued
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(statement))
+
+    def _claim(self, row_id: int) -> bool:
+        now = self.clock()
+        taken = self.session.execute(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.status == OutboxMessage.PENDING,
+                sa.or_(
+                    OutboxMessage.lease_expires_at.is_(None),
+                    OutboxMessage.lease_expires_at < now,
+                ),
+            )
+            .values(
+                lease_owner=self.owner,
+                lease_expires_at=now + dt.timedelta(seconds=LEASE_SECONDS),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        self.session.commit()
+        return taken == 1
+
+    def _finish(self, row_id: int, **values) -> None:
+        """Write an attempt's outcome and drop the lease (only if we still hold it)."""
+        values.setdefault("lease_owner", None)
+        values.setdefault("lease_expires_at", None)
+        self.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.lease_owner == self.owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send_due(self, limit: int = 50) -> int:
+        """Deliver up to `limit` due rows; return how many were attempted."""
+        done = 0
+        for row_id in self._due_ids(limit):
+            if not self._claim(row_id):
+                continue
+            row = self.session.get(OutboxMessage, row_id, populate_existing=True)
+            try:
+                self._deliver(row)
+            except Exception as exc:  # a bug in rendering must not stop the other rows
+                log.exception("outbox row %s could not be sent", row_id)
+                self.session.rollback()
+                self._finish(row_id, status=OutboxMessage.FAILED, last_error=repr(exc)[:500])
+            done += 1
+        return done
+
+    def _user(self, line_user_id: str | None) -> LineUser | None:
+        if not line_user_id:
+            return None
+        return self.session.scalar(
+            sa.select(LineUser).where(LineUser.line_user_id == line_user_id)
+        )
+
+    def _deliver(self, row: OutboxMessage) -> None:
+        user = self._user(row.recipient)
+        with force_locale(user_locale(user.language if user else None)):
+            messages = render(row, user)
+        if row.recipients:
+            self._multicast(row, messages)
+            return
+        if row.reply_token and row.via != "push":
+            self._reply(row, messages, user)
+            return
+        self._push(row, messages, user)
+
+    def _reply(self, row: OutboxMessage, messages: list[dict], user: LineUser | None) -> None:
+        age_ms = int(self.clock().timestamp() * 1000) - (row.token_issued_ms or 0)
+        if row.attempts == 0 and age_ms > PUSH_AFTER_TOKEN_AGE_MS:
+            log.info("outbox %s: reply token %.0f s old before the first try: push", row.id,
+                     age_ms / 1000)
+            row.via = "push"
+            self._push(row, messages, user)
+            return
+        if row.reply_unclear and age_ms >= TOKEN_LIFETIME_MS:
+            # the unclear first try may have landed and the token can no longer tell us
+            self._finish(row.id, status=OutboxMessage.UNCERTAIN, via="reply")
+            return
+        result = self.client.reply(row.reply_token, messages)
+        attempts = row.attempts + 1
+        common = {"attempts": attempts, "last_status": result.status,
+                  "request_id": result.request_id}
+        if result.delivered:
+            self._finish(row.id, status=OutboxMessage.SENT, via="reply", sent_at=self.clock(),
+                         last_error=None, **common)
+        elif result.outcome == lc.INVALID_REPLY_TOKEN:
+            if row.reply_unclear:
+                log.warning("outbox %s: reply retry refused after an unclear try: "
+                            "delivered-uncertain", row.id)
+                self._finish(row.id, status=OutboxMessage.UNCERTAIN, via="reply",
+                             last_error=result.message, **common)
+            else:
+                row.attempts = attempts
+                row.via = "push"
+                self._push(row, messages, user)
+        elif result.outcome in lc.RETRYABLE:
+            self._finish(
+                row.id,
+                reply_unclear=row.reply_unclear or result.unclear,
+                next_attempt_at=self.clock() + backoff(attempts, base=0.5, cap=5),
+                last_error=result.message or result.outcome,
+                **common,
+            )
+        else:
+            self._finish(row.id, status=OutboxMessage.FAILED, via="reply",
+                         last_error=result.message or result.outcome, **common)
+
+    def _push(self, row: OutboxMessage, messages: list[dict], user: LineUser | None) -> None:
+        if user is not None and not user.followed:
+            self._finish(row.id, status=OutboxMessage.SKIPPED, via="push",
+                         last_error="unfollowed")
+            return
+        if self._held(row, "push"):
+            return
+        result = self.client.push(row.recipient, messages, row.retry_key)
+        self._after_paid_call(row, result, "push")
+
+    def _multicast(self, row: OutboxMessage, messages: list[dict]) -> None:
+        wanted = json.loads(row.recipients)
+        blocked = set(
+            self.session.scalars(
+                sa.select(LineUser.line_user_id).where(
+                    LineUser.line_user_id.in_(wanted), LineUser.followed.is_(False)
+                )
+            )
+        )
+        to = [user_id for user_id in wanted if user_id not in blocked]
+        if not to:
+            self._finish(row.id, status=OutboxMessage.SKIPPED, via="multicast",
+                         last_error="every recipient unfollowed")
+            return
+        if self._held(row, "multicast"):
+            return
+        result = self.client.multicast(to, messages, row.retry_key)
+        self._after_paid_call(row, result, "multicast")
+
+    def _held(self, row: OutboxMessage, via: str) -> bool:
+        hold = self.push_hold()
+        if hold is None:
+            return False
+        self._finish(row.id, via=via, next_attempt_at=dt.datetime.fromisoformat(hold["recheck"]),
+                     last_error="monthly limit")
+        return True
+
+    def _after_paid_call(self, row: OutboxMessage, result: lc.SendResult, via: str) -> None:
+        attempts = row.attempts + 1
+        common = {"attempts": attempts, "last_status": result.status,
+                  "request_id": result.request_id, "via": via}
+        if result.delivered:
+            self._finish(row.id, status=OutboxMessage.SENT, sent_at=self.clock(),
+                         last_error=None if result.outcome == lc.OK else "409 retry key accepted",
+                         **common)
+        elif result.outcome == lc.MONTHLY_LIMIT:
+            hold = self._hold_pushes()
+            self._finish(row.id, next_attempt_at=dt.datetime.fromisoformat(hold["recheck"]),
+                         last_error="monthly limit", **common)
+        elif result.outcome in lc.RETRYABLE and attempts < MAX_ATTEMPTS:
+            self._finish(row.id, next_attempt_at=self.clock() + backoff(attempts),
+                         last_error=result.message or result.outcome, **common)
+        else:
+            self._finish(row.id, status=OutboxMessage.FAILED,
+                         last_error=result.message or result.outcome, **common)

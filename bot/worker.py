@@ -1,0 +1,218 @@
+"""The worker: takes events from the inbox one user at a time, runs the handlers, and sends
+the outbox. Runs as `flask --app wsgi worker` (or in-process when serving HTTP on SQLite)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask_babel import force_locale
+from linebot.v3.webhooks import MessageEvent, PostbackEvent
+
+from bot import inbox
+from bot.dispatch import Dispatcher, EventContext, parse_event
+from bot.extensions import db
+from bot.i18n import user_locale
+from bot.line_client import LineClient
+from bot.outbox import queue_reply
+from bot.sender import Sender, backoff
+from models import InboxEvent, LineUser, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30
+MAX_EVENT_ATTEMPTS = 5
+EVENTS_PER_LEASE = 50
+LOADING_AFTER_MS = 1000
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took this user's lease (ours expired): stop without committing."""
+
+
+def make_client(app: Flask) -> LineClient:
+    """The LINE client configured for this app (the emulator's address when it is mounted)."""
+    token = app.config["LINE_CHANNEL_ACCESS_TOKEN"] or "emulator-access-token"
+    return LineClient(app.config["LINE_API_BASE_URL"], token, app.config["LINE_TIMEOUT"])
+
+
+def worker_name() -> str:
+    """A name unique to this worker, shown in leases."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """One worker: inbox handling and outbox sending in a loop."""
+
+    def __init__(self, app: Flask, dispatcher: Dispatcher, name: str | None = None):
+        self.app = app
+        self.dispatcher = dispatcher
+        self.name = name or worker_name()
+        self.client = make_client(app)
+        self.wakeup = threading.Event()
+
+    @property
+    def session(self):
+        return db.session
+
+    # -- the inbox ---------------------------------------------------------------------------
+
+    def handle_inbox(self, limit_users: int = 20) -> int:
+        """Handle the due events of up to `limit_users` users; return how many were handled."""
+        handled = 0
+        for user_key in inbox.users_with_work(self.session, utcnow(), limit_users):
+            if not inbox.acquire_lease(self.session, user_key, self.name, LEASE_SECONDS):
+                continue  # another worker has this user now
+            try:
+                handled += self._drain_user(user_key)
+            finally:
+                self.session.rollback()
+                inbox.release_lease(self.session, user_key, self.name)
+        return handled
+
+    def _drain_user(self, user_key: str) -> int:
+        handled = 0
+        while handled < EVENTS_PER_LEASE:
+            event = inbox.next_event(self.session, user_key, utcnow())
+            if event is None:
+                break
+            try:
+                self._handle(event)
+            except LeaseLost:
+                log.warning("lease on %s lost; another worker goes on", user_key)
+                self.session.rollback()
+                break
+            except Exception as exc:  # a handler bug must not stop the worker
+                self.session.rollback()
+                self._record_failure(event.id, exc)
+                break  # later events of this user wait for this one's retry, keeping order
+            handled += 1
+        return handled
+
+    def _user(self, raw: dict) -> LineUser | None:
+        source = raw.get("source") or {}
+        user_id = source.get("userId")
+        if not user_id:
+            return None
+        user = self.session.scalar(sa.select(LineUser).where(LineUser.line_user_id == user_id))
+        if user is None:
+            user = LineUser(line_user_id=user_id, followed=True)
+            self.session.add(user)
+            self.session.flush()
+        return user
+
+    def _handle(self, event_row: InboxEvent) -> None:
+        event, raw = parse_event(event_row.payload)
+        user = self._user(raw)
+        ctx = EventContext(
+            event=event,
+            raw=raw,
+            inbox_event=event_row,
+            session=self.session,
+            user=user,
+            show_loading=lambda seconds=5: self._show_loading(raw, seconds),
+        )
+        if self._waited_long(event, raw):
+            self._show_loading(raw, 5)
+        with force_locale(user_locale(user.language if user else None)):
+            self.dispatcher.dispatch(ctx)
+            queue_reply(self.session, event_row, ctx.reply_token, ctx.messages)
+        if not inbox.extend_lease(self.session, event_row.user_key, self.name, LEASE_SECONDS):
+            raise LeaseLost(event_row.user_key)
+        done = self.session.execute(
+            sa.update(InboxEvent)
+            .where(InboxEvent.id == event_row.id, InboxEvent.status == InboxEvent.PENDING)
+            .values(
+                status=InboxEvent.DONE if ctx.can_send else InboxEvent.SKIPPED,
+                handled_at=utcnow(),
+                attempts=InboxEvent.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done != 1:
+            raise LeaseLost(event_row.user_key)
+        self.session.commit()
+
+    def _waited_long(self, event, raw: dict) -> bool:
+        if not isinstance(event, MessageEvent | PostbackEvent) or raw.get("mode") == "standby":
+            return False
+        waited = int(utcnow().timestamp() * 1000) - int(raw.get("timestamp") or 0)
+        return waited > LOADING_AFTER_MS
+
+    def _show_loading(self, raw: dict, seconds: int) -> None:
+        source = raw.get("source") or {}
+        if source.get("type") == "user" and source.get("userId"):
+            self.client.show_loading(source["userId"], seconds)
+
+    def _record_failure(self, event_id: int, exc: Exception) -> None:
+        log.error("event %s failed: %s", event_id, "".join(traceback.format_exception(exc)))
+        row = self.session.get(InboxEvent, event_id, populate_existing=True)
+        row.attempts += 1
+        row.last_error = "".join(traceback.format_exception_only(exc))[:2000]
+        if row.attempts >= MAX_EVENT_ATTEMPTS:
+            row.status = InboxEvent.FAILED
+        else:
+            row.available_at = utcnow() + backoff(row.attempts)
+        self.session.commit()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """One round: handle due inbox events, then send the due outbox. Returns work done."""
+        handled = self.handle_inbox()
+        sender = Sender(self.session, self.client, self.name)
+        sent = sender.send_due()
+        db.session.remove()
+        return handled + sent
+
+    def burst(self) -> int:
+        """Work until nothing in the inbox or outbox is due now; return the total done."""
+        total = 0
+        while True:
+            done = self.run_once()
+            total += done
+            if done == 0:
+                return total
+
+    def run(self, stop: threading.Event, idle: float = 0.5) -> None:
+        """Loop until `stop` is set, sleeping up to `idle` seconds when there is nothing to do."""
+        log.info("worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:  # the database may be away: wait and try again
+                log.exception("worker round failed")
+                db.session.rollback()
+                done = 0
+            if done == 0:
+                self.wakeup.wait(idle)
+                self.wakeup.clear()
+        log.info("worker %s stopped", self.name)
+
+
+def start_in_process(app: Flask) -> Worker:
+    """Run a worker thread inside this web process (the embedded SQLite default)."""
+    worker = Worker(app, app.extensions["samoe.dispatcher"])
+    stop = threading.Event()
+
+    def target():
+        with app.app_context():
+            worker.run(stop)
+
+    thread = threading.Thread(target=target, name="samoe-worker", daemon=True)
+    thread.start()
+    app.extensions["samoe.worker"] = worker
+    return worker
+
+
+def wake_worker() -> None:
+    """Tell an in-process worker that new events are waiting."""
+    worker = current_app.extensions.get("samoe.worker")
+    if worker is not None:
+        worker.wakeup.set()

@@ -1,0 +1,1 @@
+"""Inbound adapters: the webhook, event handlers, conversation flows, console pages, the API."""

@@ -1,0 +1,35 @@
+"""Operations endpoints: /healthz, /readyz and /metrics (Prometheus text)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from bot import ops
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up (says nothing about the database)."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready to take traffic: database reachable, migrations current, inbox lag under limit."""
+    checks = ops.readiness(current_app.config["INBOX_LAG_LIMIT"])
+    ready = all(check["ok"] for check in checks.values())
+    return jsonify(status="ready" if ready else "unavailable", checks=checks), (
+        200 if ready else 503
+    )
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus metrics: inbox lag, outbox backlog, sends by result, quota."""
+    return Response(ops.prometheus_text(), mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,52 @@
+"""POST /callback: verify LINE's signature, store each event once, commit, answer 200.
+
+No LINE call and no conversation work happens here: the worker does that from the inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from linebot.v3.webhook import SignatureValidator
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import inbox
+from bot.extensions import db
+from bot.worker import wake_worker
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhook", __name__)
+
+
+def _answer(status: int, message: str):
+    return jsonify(message=message), status
+
+
+@bp.post("/callback")
+def callback():
+    """Receive a LINE webhook request."""
+    signature = request.headers.get("X-Line-Signature", "")
+    body = request.get_data(as_text=True)  # over MAX_CONTENT_LENGTH: 413 before we get here
+    validator: SignatureValidator = current_app.extensions["samoe.signature"]
+    if not signature or not validator.validate(body, signature):
+        log.warning("webhook refused: bad or missing signature from %s", request.remote_addr)
+        return _answer(400, "invalid signature")
+    try:
+        events, destination = inbox.parse_payload(body)
+    except inbox.MalformedEvents as exc:
+        log.warning("webhook refused: %s", exc)
+        return _answer(400, "malformed webhook body")
+    try:
+        result = inbox.store_events(db.session, events, destination)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("webhook events not stored: database unavailable")
+        return _answer(503, "temporarily unavailable")
+    if result.stored:
+        wake_worker()
+    if result.duplicates:
+        log.info("webhook: %d duplicate event(s) ignored", result.duplicates)
+    return _answer(200, "ok")

@@ -1,0 +1,60 @@
+"""The outbox: messages and notifications waiting to be delivered to LINE."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+from models.inbox import BigId
+
+
+class OutboxMessage(Base):
+    """One delivery: a reply or push to a user, or a multicast to at most 500 users."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+        sa.Index("ix_outbox_recipient", "recipient", "status"),
+    )
+
+    PENDING = "pending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"  # a reply whose first try was unclear and whose retry was refused
+    FAILED = "failed"
+    SKIPPED = "skipped"  # the recipient unfollowed, or the event came in standby mode
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), default="messages")
+    payload: Mapped[str] = mapped_column(sa.Text)
+    recipient: Mapped[str | None] = mapped_column(sa.String(64))
+    recipients: Mapped[str | None] = mapped_column(sa.Text)  # JSON list, multicast only
+    recipient_count: Mapped[int] = mapped_column(default=1)
+    reply_token: Mapped[str | None] = mapped_column(sa.String(255))
+    token_issued_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    inbox_event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("inbox_events.id"))
+    retry_key: Mapped[str] = mapped_column(sa.String(36))
+    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
+    via: Mapped[str | None] = mapped_column(sa.String(16))
+    reply_unclear: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(80))
+    lease_expires_at: Mapped[dt.datetime | None]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class ServiceState(Base):
+    """Small named values the service keeps between runs (e.g. the monthly-quota hold)."""
+
+    __tablename__ = "service_state"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

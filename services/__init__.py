@@ -1,0 +1,1 @@
+"""The domain: no LINE, HTTP or Flask request types in here."""
