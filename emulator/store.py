@@ -1,0 +1,520 @@
+"""The emulator's state in the database, shared by every process, with atomic operations.
+
+Counters that concurrent workers touch are changed by conditional UPDATEs whose row count is
+checked (reply tokens, fault counts, quota) or by a unique key (retry keys), never by reading a
+value in Python and writing it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from emulator import tables as t
+from emulator.ids import new_channel_secret, now_ms
+
+REPLY_TOKEN_TTL_MS = 60_000
+# PostgreSQL advisory lock ids that make sequence numbers commit in the order they are taken.
+_SENT_LOCK = 0x53414D4F4501
+_REQUESTS_LOCK = 0x53414D4F4502
+_QUOTA_ROW = 1
+
+
+class InvalidReplyToken(Exception):
+    """The reply token is unknown, already used or expired."""
+
+
+class QuotaExceeded(Exception):
+    """Sending would pass the monthly limit."""
+
+
+class RetryKeyAccepted(Exception):
+    """The retry key was accepted before: nothing is sent again."""
+
+    def __init__(self, request_id: str, sent_messages: list[dict[str, Any]] | None) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+        self.sent_messages = sent_messages
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An injected fault taken for one call."""
+
+    id: int
+    endpoint: str
+    status: int
+    delay: float
+    body: dict[str, Any] | None
+    when: str
+
+    @property
+    def replaces_response(self) -> bool:
+        """Tell whether the fault replaces the real response (status 0 or 200: a delay only)."""
+        return self.status not in (0, 200)
+
+
+@dataclass
+class EventRecord:
+    """A webhook event to store, with what it changes besides itself."""
+
+    event: dict[str, Any]
+    user_id: str | None
+    followed: bool | None = None
+    content: bytes | None = None
+    content_type: str | None = None
+
+
+def default_display_name(user_id: str) -> str:
+    """Return the display name given to a user the emulator has not been told about."""
+    return f"ผู้ใช้ทดสอบ {user_id[-4:]}"
+
+
+def _insert(conn: sa.Connection, table: sa.Table):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _lock(conn: sa.Connection, lock_id: int) -> None:
+    # SQLite transactions already run one at a time (BEGIN IMMEDIATE).
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
+
+
+class Store:
+    """All reads and writes of the emulator's state."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    # -- schema and settings -------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create the ``emu_`` tables that do not exist yet and the quota row."""
+        t.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            self._ensure_quota_row(conn)
+
+    def channel_secret(self) -> str:
+        """Return the stored development channel secret, generating it the first time."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                _insert(conn, t.settings)
+                .values(name="channel_secret", value=new_channel_secret())
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            return conn.scalar(
+                sa.select(t.settings.c.value).where(t.settings.c.name == "channel_secret")
+            )
+
+    def reset(self) -> None:
+        """Delete all state (configuration in ``emu_settings`` stays)."""
+        with self.engine.begin() as conn:
+            for table in t.STATE_TABLES:
+                conn.execute(table.delete())
+            self._ensure_quota_row(conn)
+
+    @staticmethod
+    def _ensure_quota_row(conn: sa.Connection) -> None:
+        conn.execute(
+            _insert(conn, t.quota)
+            .values(id=_QUOTA_ROW, limit_value=None, total_usage=0)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+
+    # -- users ------------------------------------------------------------------------------
+
+    def save_user(
+        self,
+        user_id: str,
+        *,
+        display_name: str | None = None,
+        language: str | None = None,
+        picture_url: str | None = None,
+        followed: bool | None = None,
+    ) -> dict[str, Any]:
+        """Create or update a user; fields given as None keep their value (or the default)."""
+        with self.engine.begin() as conn:
+            self._save_user(conn, user_id, display_name, language, picture_url, followed)
+            row = conn.execute(sa.select(t.users).where(t.users.c.user_id == user_id)).one()
+        return _user_dict(row)
+
+    def get_user(self, user_id: str) -> dict[str, Any] | None:
+        """Return a user by id, or None."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.users).where(t.users.c.user_id == user_id)).first()
+        return _user_dict(row) if row else None
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Return every known user."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(t.users).order_by(t.users.c.user_id)).all()
+        return [_user_dict(row) for row in rows]
+
+    @staticmethod
+    def _save_user(conn, user_id, display_name, language, picture_url, followed) -> None:
+        now = now_ms()
+        changes = {
+            key: value
+            for key, value in {
+                "display_name": display_name,
+                "language": language,
+                "picture_url": picture_url,
+                "followed": followed,
+            }.items()
+            if value is not None
+        }
+        conn.execute(
+            _insert(conn, t.users)
+            .values(
+                user_id=user_id,
+                display_name=display_name or default_display_name(user_id),
+                language=language or "th",
+                picture_url=picture_url,
+                followed=True if followed is None else followed,
+                updated_at=now,
+            )
+            .on_conflict_do_update(index_elements=["user_id"], set_={**changes, "updated_at": now})
+        )
+
+    # -- webhook events and content -----------------------------------------------------
+
+    def record_events(self, records: Iterable[EventRecord]) -> None:
+        """Store events, their reply tokens (issued at the event time), content and users."""
+        now = now_ms()
+        with self.engine.begin() as conn:
+            for record in records:
+                event = record.event
+                conn.execute(
+                    t.events.insert().values(
+                        webhook_event_id=event["webhookEventId"],
+                        user_id=record.user_id,
+                        event=event,
+                        created_at=now,
+                    )
+                )
+                if event.get("replyToken"):
+                    conn.execute(
+                        t.reply_tokens.insert().values(
+                            token=event["replyToken"],
+                            user_id=record.user_id,
+                            webhook_event_id=event["webhookEventId"],
+                            issued_at=int(event["timestamp"]),
+                        )
+                    )
+                if record.content is not None:
+                    conn.execute(
+                        _insert(conn, t.contents)
+                        .values(
+                            message_id=str(event["message"]["id"]),
+                            content_type=record.content_type,
+                            data=record.content,
+                        )
+                        .on_conflict_do_update(
+                            index_elements=["message_id"],
+                            set_={"content_type": record.content_type, "data": record.content},
+                        )
+                    )
+                if record.user_id:
+                    self._save_user(conn, record.user_id, None, None, None, record.followed)
+
+    def load_events(self, webhook_event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Return the stored events with these ids, by id (unknown ids are left out)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(t.events.c.webhook_event_id, t.events.c.event).where(
+                    t.events.c.webhook_event_id.in_(list(webhook_event_ids))
+                )
+            ).all()
+        return {row.webhook_event_id: row.event for row in rows}
+
+    def get_content(self, message_id: str) -> tuple[str, bytes] | None:
+        """Return (content type, bytes) uploaded for a message, or None."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(t.contents.c.content_type, t.contents.c.data).where(
+                    t.contents.c.message_id == message_id
+                )
+            ).first()
+        return (row.content_type, bytes(row.data)) if row else None
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send_reply(
+        self,
+        reply_token: str,
+        messages: list[dict[str, Any]],
+        sent_messages: list[dict[str, Any]],
+        request_id: str,
+    ) -> None:
+        """Consume a reply token (single use, 60 s) and record the reply; else InvalidReplyToken."""
+        now = now_ms()
+        tokens = t.reply_tokens
+        with self.engine.begin() as conn:
+            used = conn.execute(
+                tokens.update()
+                .where(
+                    tokens.c.token == reply_token,
+                    tokens.c.used_at.is_(None),
+                    tokens.c.issued_at >= now - REPLY_TOKEN_TTL_MS,
+                )
+                .values(used_at=now)
+            )
+            if used.rowcount != 1:
+                raise InvalidReplyToken(reply_token)
+            user_id = conn.scalar(sa.select(tokens.c.user_id).where(tokens.c.token == reply_token))
+            self._record_sent(
+                conn,
+                endpoint="reply",
+                recipients=[user_id] if user_id else [],
+                messages=messages,
+                sent_messages=sent_messages,
+                retry_key=None,
+                reply_token=reply_token,
+                request_id=request_id,
+                at=now,
+            )
+
+    def send(
+        self,
+        endpoint: str,
+        recipients: list[str] | None,
+        messages: list[dict[str, Any]],
+        sent_messages: list[dict[str, Any]] | None,
+        retry_key: str | None,
+        request_id: str,
+    ) -> list[str]:
+        """Accept the retry key, count recipients against the quota and record the send.
+
+        ``recipients=None`` means every followed user (broadcast, narrowcast). It all happens in
+        one transaction, so a key is accepted only with a successful send: RetryKeyAccepted or
+        QuotaExceeded leave nothing behind. A concurrent request with the same key waits on the
+        key's unique index (PostgreSQL) or the write lock (SQLite), then sees it accepted.
+        """
+        now = now_ms()
+        with self.engine.begin() as conn:
+            if retry_key is not None:
+                self._accept_retry_key(conn, retry_key, endpoint, request_id, sent_messages, now)
+            if recipients is None:
+                recipients = list(
+                    conn.scalars(
+                        sa.select(t.users.c.user_id)
+                        .where(t.users.c.followed.is_(True))
+                        .order_by(t.users.c.user_id)
+                    )
+                )
+            if not self._consume_quota(conn, len(recipients)):
+                raise QuotaExceeded()
+            self._record_sent(
+                conn,
+                endpoint=endpoint,
+                recipients=recipients,
+                messages=messages,
+                sent_messages=sent_messages,
+                retry_key=retry_key,
+                reply_token=None,
+                request_id=request_id,
+                at=now,
+            )
+        return recipients
+
+    @staticmethod
+    def _accept_retry_key(conn, retry_key, endpoint, request_id, sent_messages, now) -> None:
+        keys = t.retry_keys
+        inserted = conn.execute(
+            _insert(conn, keys)
+            .values(
+                retry_key=retry_key,
+                endpoint=endpoint,
+                request_id=request_id,
+                sent_messages=sent_messages,
+                accepted_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["retry_key"])
+        )
+        if inserted.rowcount != 1:
+            first = conn.execute(sa.select(keys).where(keys.c.retry_key == retry_key)).one()
+            raise RetryKeyAccepted(first.request_id, first.sent_messages)
+
+    @staticmethod
+    def _record_sent(conn, *, recipients, at, **values) -> int:
+        _lock(conn, _SENT_LOCK)
+        seq = conn.execute(
+            t.sent.insert().values(recipients=recipients, at=at, **values).returning(t.sent.c.seq)
+        ).scalar_one()
+        unique = sorted(set(recipients))
+        if unique:
+            conn.execute(t.sent_recipients.insert(), [{"seq": seq, "user_id": u} for u in unique])
+        return seq
+
+    def list_sent(
+        self,
+        *,
+        user: str | None = None,
+        after: int = 0,
+        endpoint: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return what was sent, in order: seq > after, addressed to user, from endpoint."""
+        sent = t.sent
+        query = sa.select(sent).where(sent.c.seq > after).order_by(sent.c.seq)
+        if user is not None:
+            query = query.where(
+                sent.c.seq.in_(
+                    sa.select(t.sent_recipients.c.seq).where(
+                        t.sent_recipients.c.user_id == user,
+                        t.sent_recipients.c.seq > after,
+                    )
+                )
+            )
+        if endpoint is not None:
+            query = query.where(sent.c.endpoint == endpoint)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).all()
+        return [row._asdict() for row in rows]
+
+    # -- quota ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _consume_quota(conn: sa.Connection, count: int) -> bool:
+        quota = t.quota
+        consumed = conn.execute(
+            quota.update()
+            .where(
+                quota.c.id == _QUOTA_ROW,
+                sa.or_(
+                    quota.c.limit_value.is_(None),
+                    quota.c.total_usage + count <= quota.c.limit_value,
+                ),
+            )
+            .values(total_usage=quota.c.total_usage + count)
+        )
+        return consumed.rowcount == 1
+
+    def get_quota(self) -> tuple[int | None, int]:
+        """Return (monthly limit or None for no limit, total usage)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.quota).where(t.quota.c.id == _QUOTA_ROW)).one()
+        return row.limit_value, row.total_usage
+
+    def set_quota_limit(self, limit: int | None) -> None:
+        """Set the monthly limit (None: no limit)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.quota.update().where(t.quota.c.id == _QUOTA_ROW).values(limit_value=limit)
+            )
+
+    def set_quota_usage(self, total_usage: int) -> None:
+        """Set this month's usage."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.quota.update().where(t.quota.c.id == _QUOTA_ROW).values(total_usage=total_usage)
+            )
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def add_fault(
+        self,
+        endpoint: str,
+        status: int,
+        count: int,
+        delay: float,
+        body: dict[str, Any] | None,
+        when: str,
+    ) -> dict[str, Any]:
+        """Add a fault for the next ``count`` calls to ``endpoint``."""
+        with self.engine.begin() as conn:
+            fault_id = conn.execute(
+                t.faults.insert()
+                .values(
+                    endpoint=endpoint,
+                    status=status,
+                    remaining=count,
+                    delay=delay,
+                    body=body,
+                    phase=when,
+                )
+                .returning(t.faults.c.id)
+            ).scalar_one()
+            row = conn.execute(sa.select(t.faults).where(t.faults.c.id == fault_id)).one()
+        return _fault_dict(row)
+
+    def list_faults(self) -> list[dict[str, Any]]:
+        """Return every fault, used up or not, oldest first."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(t.faults).order_by(t.faults.c.id)).all()
+        return [_fault_dict(row) for row in rows]
+
+    def clear_faults(self) -> int:
+        """Delete every fault; return how many there were."""
+        with self.engine.begin() as conn:
+            return conn.execute(t.faults.delete()).rowcount
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        """Take one use of the oldest fault that matches ``endpoint`` (or ``*``), atomically."""
+        faults = t.faults
+        with self.engine.begin() as conn:
+            candidates = conn.execute(
+                sa.select(faults)
+                .where(faults.c.endpoint.in_([endpoint, "*"]), faults.c.remaining > 0)
+                .order_by(faults.c.id)
+            ).all()
+            for row in candidates:
+                taken = conn.execute(
+                    faults.update()
+                    .where(faults.c.id == row.id, faults.c.remaining > 0)
+                    .values(remaining=faults.c.remaining - 1)
+                )
+                if taken.rowcount == 1:
+                    return Fault(row.id, row.endpoint, row.status, row.delay, row.body, row.phase)
+        return None
+
+    # -- request log ----------------------------------------------------------------------
+
+    def record_request(self, **values: Any) -> None:
+        """Log one API call (endpoint, method, path, status, error, retry_key, request_id)."""
+        with self.engine.begin() as conn:
+            _lock(conn, _REQUESTS_LOCK)
+            conn.execute(t.api_requests.insert().values(at=now_ms(), **values))
+
+    def list_requests(
+        self, *, endpoint: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return logged API calls with seq > after, in order."""
+        log = t.api_requests
+        query = sa.select(log).where(log.c.seq > after).order_by(log.c.seq)
+        if endpoint is not None:
+            query = query.where(log.c.endpoint == endpoint)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).all()
+        return [row._asdict() for row in rows]
+
+
+def _user_dict(row) -> dict[str, Any]:
+    return {
+        "userId": row.user_id,
+        "displayName": row.display_name,
+        "language": row.language,
+        "pictureUrl": row.picture_url,
+        "followed": row.followed,
+    }
+
+
+def _fault_dict(row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "endpoint": row.endpoint,
+        "status": row.status,
+        "remaining": row.remaining,
+        "delay": row.delay,
+        "body": row.body,
+        "when": row.phase,
+    }

@@ -1,0 +1,137 @@
+"""The emulator's tables (all prefixed ``emu_``) on their own MetaData."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# An auto-incrementing 64-bit key; SQLite only auto-increments a column typed INTEGER.
+_Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+settings = sa.Table(
+    "emu_settings",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+users = sa.Table(
+    "emu_users",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(255), nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("picture_url", sa.Text),
+    sa.Column("followed", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+events = sa.Table(
+    "emu_events",
+    metadata,
+    sa.Column("webhook_event_id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("event", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+reply_tokens = sa.Table(
+    "emu_reply_tokens",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("webhook_event_id", sa.String(32), nullable=False),
+    sa.Column("issued_at", sa.BigInteger, nullable=False),
+    sa.Column("used_at", sa.BigInteger),
+)
+
+contents = sa.Table(
+    "emu_contents",
+    metadata,
+    sa.Column("message_id", sa.String(32), primary_key=True),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+retry_keys = sa.Table(
+    "emu_retry_keys",
+    metadata,
+    sa.Column("retry_key", sa.String(36), primary_key=True),
+    sa.Column("endpoint", sa.String(16), nullable=False),
+    sa.Column("request_id", sa.String(36), nullable=False),
+    sa.Column("sent_messages", sa.JSON),
+    sa.Column("accepted_at", sa.BigInteger, nullable=False),
+)
+
+sent = sa.Table(
+    "emu_sent",
+    metadata,
+    sa.Column("seq", _Seq, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(16), nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("messages", sa.JSON, nullable=False),
+    sa.Column("sent_messages", sa.JSON),
+    sa.Column("retry_key", sa.String(36)),
+    sa.Column("reply_token", sa.String(64)),
+    sa.Column("request_id", sa.String(36), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+)
+
+# One row per (sent item, recipient), so that ``GET /api/sent?user=U`` is an indexed query.
+sent_recipients = sa.Table(
+    "emu_sent_recipients",
+    metadata,
+    sa.Column("seq", _Seq, sa.ForeignKey("emu_sent.seq", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Index("ix_emu_sent_recipients_user_seq", "user_id", "seq"),
+)
+
+api_requests = sa.Table(
+    "emu_requests",
+    metadata,
+    sa.Column("seq", _Seq, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(16), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("retry_key", sa.Text),
+    sa.Column("request_id", sa.String(36), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Index("ix_emu_requests_endpoint_seq", "endpoint", "seq"),
+)
+
+faults = sa.Table(
+    "emu_faults",
+    metadata,
+    sa.Column("id", _Seq, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(16), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("remaining", sa.Integer, nullable=False),
+    sa.Column("delay", sa.Float, nullable=False),
+    sa.Column("body", sa.JSON),
+    sa.Column("phase", sa.String(8), nullable=False),
+)
+
+quota = sa.Table(
+    "emu_quota",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("limit_value", sa.BigInteger),
+    sa.Column("total_usage", sa.BigInteger, nullable=False),
+)
+
+#: Tables emptied by ``POST /api/reset`` (children first). ``emu_settings`` is configuration.
+STATE_TABLES = (
+    sent_recipients,
+    sent,
+    api_requests,
+    reply_tokens,
+    events,
+    contents,
+    retry_keys,
+    faults,
+    quota,
+    users,
+)
