@@ -6,6 +6,6 @@ LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, EMULATOR_WEBHOOK_URL, EMULATOR_W
 or mount it in another app at ``/emulator`` with werkzeug's DispatcherMiddleware.
 """
 
-from emulator.app import create_emulator_app
+from emulator.app import create_emulator_app, register_users
 
-__all__ = ["create_emulator_app"]
+__all__ = ["create_emulator_app", "register_users"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, g
@@ -41,6 +42,18 @@ def create_emulator_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
     return app
+
+
+def register_users(app: Flask, users: Iterable[dict[str, Any]]) -> None:
+    """Create or update users of an emulator app: userId, displayName, language, pictureUrl."""
+    store = app.extensions[EXTENSION_KEY].store
+    for user in users:
+        store.save_user(
+            user["userId"],
+            display_name=user.get("displayName"),
+            language=user.get("language"),
+            picture_url=user.get("pictureUrl"),
+        )
 
 
 def _assign_request_id() -> None:

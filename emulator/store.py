@@ -335,8 +335,9 @@ class Store:
                 accepted_at=now,
             )
             .on_conflict_do_nothing(index_elements=["retry_key"])
-        )
-        if inserted.rowcount != 1:
+            .returning(keys.c.retry_key)  # rowcount of an INSERT is -1 with psycopg
+        ).first()
+        if inserted is None:
             first = conn.execute(sa.select(keys).where(keys.c.retry_key == retry_key)).one()
             raise RetryKeyAccepted(first.request_id, first.sent_messages)
 
