@@ -162,7 +162,9 @@ class EmulatorClient:
     def reply(self, token: str, *texts: str) -> requests.Response:
         """POST /v2/bot/message/reply with text messages."""
         messages = [{"type": "text", "text": t} for t in texts or ("ok",)]
-        return self.api("POST", "/v2/bot/message/reply", {"replyToken": token, "messages": messages})
+        return self.api(
+            "POST", "/v2/bot/message/reply", {"replyToken": token, "messages": messages}
+        )
 
 
 def text_messages(*texts: str) -> list[dict[str, str]]:
