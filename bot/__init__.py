@@ -94,7 +94,7 @@ def mount_emulator(app: Flask) -> None:
     emulator_app = create_emulator_app(
         {
             "database_url": app.config.get("EMULATOR_DATABASE_URL")
-            or app.config["SQLALCHEMY_DATABASE_URI"],
+            or emulator_database_url(app.config["SQLALCHEMY_DATABASE_URI"]),
             "channel_secret": app.config["LINE_CHANNEL_SECRET"],
             "channel_access_token": app.config["LINE_CHANNEL_ACCESS_TOKEN"],
             "webhook_url": app.config.get("EMULATOR_WEBHOOK_URL"),
@@ -102,6 +102,17 @@ def mount_emulator(app: Flask) -> None:
     )
     app.extensions["samoe.emulator"] = emulator_app
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/emulator": emulator_app})
+
+
+def emulator_database_url(app_url: str) -> str:
+    """Where the mounted emulator keeps its state: the app's PostgreSQL database (its own
+    `emu_` tables), or a SQLite file beside the app's, so the two never wait on one lock."""
+    if not app_url.startswith("sqlite"):
+        return app_url
+    if app_url in ("sqlite://", "sqlite:///:memory:"):
+        return "sqlite://"
+    path = Path(app_url.split("sqlite:///", 1)[1])
+    return "sqlite:///" + str(path.with_name(path.stem + "-emulator" + path.suffix))
 
 
 def register_handlers(app: Flask, dispatcher: Dispatcher) -> None:

@@ -55,10 +55,13 @@ def seed_demo_command() -> None:
     created = demo.seed(db.session)
     db.session.commit()
     emulator = current_app.extensions.get("samoe.emulator")
-    if emulator is not None:
-        from emulator import register_users
+    if emulator is not None:  # the chat page lists the emulator's users
+        from emulator.state import EXTENSION_KEY
 
-        register_users(emulator, demo.emulator_users(db.session))
+        store = emulator.extensions[EXTENSION_KEY].store
+        for user in demo.emulator_users(db.session):
+            store.save_user(user["userId"], display_name=user["displayName"],
+                            language=user["language"])
     log.info("demo data: %d new LINE user(s)", created)
     click.echo(created)
 

@@ -83,6 +83,7 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "WORKER_IN_PROCESS": _flag(env.get("WORKER_IN_PROCESS"), default=is_sqlite),
         "QUIET_HOURS": env.get("QUIET_HOURS", "20:00-07:00"),
         "INBOX_LAG_LIMIT": float(env.get("INBOX_LAG_LIMIT", "60")),
+        "WORKER_LEASE_SECONDS": float(env.get("WORKER_LEASE_SECONDS", "30")),
         "PUBLIC_URL": env.get("PUBLIC_URL") or None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "th",

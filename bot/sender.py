@@ -68,6 +68,7 @@ class Sender:
         value = self.session.scalar(
             sa.select(ServiceState.value).where(ServiceState.key == HOLD_KEY)
         )
+        self.session.rollback()  # no transaction stays open across a call to LINE
         if not value:
             return None
         hold = json.loads(value)
@@ -115,6 +116,9 @@ class Sender:
                 earlier.recipient == OutboxMessage.recipient,
                 earlier.status == OutboxMessage.PENDING,
                 earlier.id < OutboxMessage.id,
+                # an earlier row due now or being sent holds the later ones back; one waiting
+                # for its backoff or for the monthly quota does not (replies must not wait)
+                sa.or_(earlier.next_attempt_at <= now, earlier.lease_expires_at > now),
             )
             .exists()
         )
@@ -175,9 +179,9 @@ class Sender:
         for row_id in self._due_ids(limit):
             if not self._claim(row_id):
                 continue
-            row = self.session.get(OutboxMessage, row_id, populate_existing=True)
             try:
-                self._deliver(row)
+                row, user, messages = self._load(row_id)
+                self._deliver(row, user, messages)
             except Exception as exc:  # a bug in rendering must not stop the other rows
                 log.exception("outbox row %s could not be sent", row_id)
                 self.session.rollback()
@@ -192,10 +196,20 @@ class Sender:
             sa.select(LineUser).where(LineUser.line_user_id == line_user_id)
         )
 
-    def _deliver(self, row: OutboxMessage) -> None:
+    def _load(self, row_id: int) -> tuple[OutboxMessage, LineUser | None, list[dict]]:
+        """Read and render a claimed row, then end the transaction: no database transaction
+        stays open while LINE is called (on SQLite it would hold the write lock)."""
+        row = self.session.get(OutboxMessage, row_id, populate_existing=True)
         user = self._user(row.recipient)
         with force_locale(user_locale(user.language if user else None)):
             messages = render(row, user)
+        self.session.expunge(row)
+        if user is not None:
+            self.session.expunge(user)
+        self.session.rollback()
+        return row, user, messages
+
+    def _deliver(self, row: OutboxMessage, user: LineUser | None, messages: list[dict]) -> None:
         if row.recipients:
             self._multicast(row, messages)
             return
@@ -264,6 +278,7 @@ class Sender:
                 )
             )
         )
+        self.session.rollback()
         to = [user_id for user_id in wanted if user_id not in blocked]
         if not to:
             self._finish(row.id, status=OutboxMessage.SKIPPED, via="multicast",

@@ -55,6 +55,7 @@ class Worker:
         self.dispatcher = dispatcher
         self.name = name or worker_name()
         self.client = make_client(app)
+        self.lease_seconds = float(app.config.get("WORKER_LEASE_SECONDS", LEASE_SECONDS))
         self.wakeup = threading.Event()
 
     @property
@@ -67,7 +68,7 @@ class Worker:
         """Handle the due events of up to `limit_users` users; return how many were handled."""
         handled = 0
         for user_key in inbox.users_with_work(self.session, utcnow(), limit_users):
-            if not inbox.acquire_lease(self.session, user_key, self.name, LEASE_SECONDS):
+            if not inbox.acquire_lease(self.session, user_key, self.name, self.lease_seconds):
                 continue  # another worker has this user now
             try:
                 handled += self._drain_user(user_key)
@@ -109,6 +110,9 @@ class Worker:
 
     def _handle(self, event_row: InboxEvent) -> None:
         event, raw = parse_event(event_row.payload)
+        if self._waited_long(event, raw):
+            self.session.rollback()  # no transaction stays open across a call to LINE
+            self._show_loading(raw, 5)
         user = self._user(raw)
         ctx = EventContext(
             event=event,
@@ -118,12 +122,10 @@ class Worker:
             user=user,
             show_loading=lambda seconds=5: self._show_loading(raw, seconds),
         )
-        if self._waited_long(event, raw):
-            self._show_loading(raw, 5)
         with force_locale(user_locale(user.language if user else None)):
             self.dispatcher.dispatch(ctx)
             queue_reply(self.session, event_row, ctx.reply_token, ctx.messages)
-        if not inbox.extend_lease(self.session, event_row.user_key, self.name, LEASE_SECONDS):
+        if not inbox.extend_lease(self.session, event_row.user_key, self.name, self.lease_seconds):
             raise LeaseLost(event_row.user_key)
         done = self.session.execute(
             sa.update(InboxEvent)

@@ -1,0 +1,181 @@
+"""The worker: order per user, idempotent handling, two processes racing, a killed worker."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import sqlalchemy as sa
+from linebot.v3.webhooks import MessageEvent, TextMessageContent
+
+from bot.dispatch import Dispatcher
+from bot.messages import text
+from bot.worker import Worker
+from models import InboxEvent, InboxLease, LineUser, OutboxMessage
+from tests.support import flask_command, flask_env, texts, wait_until
+
+USER = "U" + "1" * 32
+OTHER = "U" + "2" * 32
+
+
+def recording_worker(app, seen: list) -> Worker:
+    dispatcher = Dispatcher()
+
+    @dispatcher.add(MessageEvent, message=TextMessageContent)
+    def record(ctx):
+        seen.append(ctx.event.message.text)
+        ctx.reply(text("ok:" + ctx.event.message.text))
+
+    return Worker(app, dispatcher, name="recording")
+
+
+def test_one_users_events_are_handled_in_timestamp_order(app, emulator, session):
+    now = int(time.time() * 1000)
+    # they arrive out of order: the later event first
+    emulator.events(user=USER, events=[{"type": "message", "timestamp": now,
+                                        "message": {"type": "text", "text": "second"}}])
+    emulator.events(user=USER, events=[{"type": "message", "timestamp": now - 500,
+                                        "message": {"type": "text", "text": "first"}}])
+    seen: list[str] = []
+    with app.app_context():
+        recording_worker(app, seen).burst()
+    assert seen == ["first", "second"]
+    assert texts(emulator.sent(USER)) == ["ok:first", "ok:second"]
+
+
+def test_follow_state_follows_event_time_not_arrival(app, emulator, worker, session):
+    now = int(time.time() * 1000)
+    emulator.events(user=USER, type="unfollow", timestamp=now)
+    emulator.events(user=USER, type="follow", timestamp=now - 1000)
+    worker.burst()
+    user = session.scalar(sa.select(LineUser).where(LineUser.line_user_id == USER))
+    assert user.followed is False
+
+
+def test_events_already_handled_are_not_handled_again(app, emulator, worker, session):
+    answer = emulator.text(USER, "สวัสดี")
+    worker.burst()
+    event_id = answer["events"][0]["webhookEventId"]
+    again = emulator.events(redeliver=[event_id])
+    assert again["status"] == 200
+    assert worker.burst() == 0
+    assert len(emulator.sent(USER)) == 1
+    row = session.scalar(sa.select(InboxEvent).where(InboxEvent.webhook_event_id == event_id))
+    assert (row.status, row.attempts) == (InboxEvent.DONE, 1)
+
+
+def test_a_failing_handler_is_retried_and_later_events_wait(app, emulator, session):
+    calls: list[str] = []
+    dispatcher = Dispatcher()
+
+    @dispatcher.add(MessageEvent, message=TextMessageContent)
+    def flaky(ctx):
+        calls.append(ctx.event.message.text)
+        if ctx.event.message.text == "boom" and calls.count("boom") == 1:
+            raise RuntimeError("handler bug")
+        ctx.reply(text("ok"))
+
+    emulator.text(USER, "boom")
+    emulator.text(USER, "after")
+    with app.app_context():
+        worker = Worker(app, dispatcher, name="flaky")
+        worker.burst()
+        assert calls == ["boom"]  # "after" waits behind the failed event
+        session.execute(sa.update(InboxEvent).values(available_at=None))
+        session.commit()
+        worker.burst()
+    assert calls == ["boom", "boom", "after"]
+    rows = session.scalars(sa.select(InboxEvent).order_by(InboxEvent.occurred_ms)).all()
+    assert [(r.status, r.attempts) for r in rows] == [(InboxEvent.DONE, 2), (InboxEvent.DONE, 1)]
+    assert "handler bug" in rows[0].last_error
+
+
+def test_a_worker_cannot_commit_after_its_lease_was_taken_over(app, emulator, session):
+    emulator.text(USER, "hello")
+    dispatcher = Dispatcher()
+
+    @dispatcher.add(MessageEvent, message=TextMessageContent)
+    def stolen(ctx):
+        # while this worker works, its lease expires and another worker takes the user
+        ctx.session.execute(
+            sa.update(InboxLease).where(InboxLease.user_key == USER).values(owner="thief")
+        )
+        ctx.reply(text("late"))
+
+    with app.app_context():
+        Worker(app, dispatcher, name="slowpoke").handle_inbox()
+    session.expire_all()
+    row = session.scalar(sa.select(InboxEvent))
+    assert row.status == InboxEvent.PENDING
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
+
+
+def _probe_env(app, tmp_path, **extra):
+    return flask_env(app, PROBE_LOG=str(tmp_path / "probe.jsonl"), WORKER_LEASE_SECONDS="2",
+                     **extra)
+
+
+def _probe_log(tmp_path) -> list[dict]:
+    path = tmp_path / "probe.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_two_worker_processes_never_share_a_user_and_keep_order(app, emulator, session,
+                                                                tmp_path):
+    env = _probe_env(app, tmp_path, PROBE_PAUSE="0.03")
+    workers = [flask_command(["worker"], env, app_module="tests.apps.probe_app")
+               for _ in range(2)]
+    try:
+        base = int(time.time() * 1000)
+        for i in range(20):
+            for user in (USER, OTHER):
+                emulator.events(user=user, events=[{
+                    "type": "message", "timestamp": base + i,
+                    "message": {"type": "text", "text": f"{user[-1]}-{i:02d}"}}])
+        wait_until(lambda: len(_probe_log(tmp_path)) >= 40, timeout=60)
+        wait_until(lambda: len(emulator.sent(USER)) + len(emulator.sent(OTHER)) >= 40,
+                   timeout=60)
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            proc.communicate(timeout=30)
+    handled = _probe_log(tmp_path)
+    assert len(handled) == 40
+    assert len({h["id"] for h in handled}) == 40, "an event was handled twice"
+    for user in (USER, OTHER):
+        mine = [h for h in handled if h["user"] == user]
+        assert [h["ts"] for h in mine] == sorted(h["ts"] for h in mine)
+        for earlier, later in zip(mine, mine[1:], strict=False):
+            assert earlier["end"] <= later["start"], "two workers ran one user's events at once"
+        sent = texts(emulator.sent(user))
+        assert sent == [f"probe:{user[-1]}-{i:02d}" for i in range(20)]
+    session.expire_all()
+    statuses = session.scalars(sa.select(InboxEvent.status)).all()
+    assert statuses == [InboxEvent.DONE] * 40
+
+
+def test_a_worker_killed_between_claim_and_commit_loses_nothing(app, emulator, session,
+                                                               tmp_path):
+    env = _probe_env(app, tmp_path)
+    emulator.text(USER, "kill-me")
+    emulator.text(USER, "next")
+    first = flask_command(["worker", "--burst"], env, app_module="tests.apps.probe_app")
+    first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    session.expire_all()
+    lease = session.get(InboxLease, USER)
+    assert lease.owner is not None  # the dead worker's lease is still there
+    session.rollback()  # end the read: on SQLite it holds the write lock
+    assert emulator.sent(USER) == []  # its uncommitted reply was never sent
+    time.sleep(2.2)  # the lease expires
+    second = flask_command(["worker", "--burst"], env, app_module="tests.apps.probe_app")
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert texts(emulator.sent(USER)) == ["probe:kill-me", "probe:next"]
+    session.expire_all()
+    rows = session.scalars(sa.select(InboxEvent).order_by(InboxEvent.occurred_ms)).all()
+    assert [r.status for r in rows] == [InboxEvent.DONE, InboxEvent.DONE]
