@@ -47,6 +47,13 @@ _MESSAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "video": {"duration": 5_000},
     "audio": {"duration": 5_000},
 }
+#: Fields LINE always sends with these event types, filled in when a test leaves them out.
+_EVENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "beacon": {"beacon": {"hwid": "d41d8cd98f", "type": "enter"}},
+    "accountLink": {"link": {"result": "ok", "nonce": "emulator-nonce"}},
+    "videoPlayComplete": {"videoPlayComplete": {"trackingId": "emulator-tracking-id"}},
+    "things": {"things": {"deviceId": "t0000000000000000", "type": "link"}},
+}
 #: Keys of a partial event that are instructions to the emulator, not event fields.
 _INSTRUCTION_KEYS = frozenset({"user", "text", "age_seconds", "content_base64", "content_type"})
 
@@ -84,6 +91,8 @@ def build_event(
     if kind in REPLYABLE and event["mode"] == "active":
         event.setdefault("replyToken", new_reply_token())
 
+    for key, value in _EVENT_DEFAULTS.get(kind, {}).items():
+        event.setdefault(key, copy.deepcopy(value))
     event = {"type": kind, **event}  # LINE puts the type first; nicer to read
     record = EventRecord(event=event, user_id=user_id)
     if kind == "message":

@@ -28,6 +28,7 @@ class Received:
     body: str
     signature_valid: bool
     events: list[Any] = field(default_factory=list)
+    parse_error: str | None = None
 
 
 class WebhookReceiver:
@@ -51,9 +52,12 @@ class WebhookReceiver:
         request = Request(environ)
         body = request.get_data(as_text=True)
         signature = request.headers.get("X-Line-Signature", "")
-        valid = self.validator.validate(body, signature)
-        events = self.parser.parse(body, signature) if valid else []
-        record = Received(dict(request.headers), body, valid, events)
+        record = Received(dict(request.headers), body, self.validator.validate(body, signature))
+        if record.signature_valid:
+            try:
+                record.events = self.parser.parse(body, signature)
+            except Exception as exc:  # noqa: BLE001 - recorded for the test to assert on
+                record.parse_error = f"{type(exc).__name__}: {exc}"
         with self._lock:
             self.received.append(record)
         if self.on_request is not None:
