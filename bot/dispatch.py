@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from linebot.v3.webhooks import Event, MessageEvent
 from linebot.v3.models.events import UnknownEvent
+from linebot.v3.webhooks import Event, MessageEvent
 from sqlalchemy.orm import Session
 
 from models import InboxEvent, LineUser

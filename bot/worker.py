@@ -208,6 +208,7 @@ def start_in_process(app: Flask) -> Worker:
             worker.run(stop)
 
     thread = threading.Thread(target=target, name="samoe-worker", daemon=True)
+    worker.stop, worker.thread = stop, thread
     thread.start()
     app.extensions["samoe.worker"] = worker
     return worker

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, redirect
 
 from bot import ops
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("ops", __name__)
+
+
+@bp.get("/")
+def index():
+    """The front door: the emulator's chat page in development, a short status otherwise."""
+    if current_app.config["LINE_EMULATOR"]:
+        return redirect("/emulator/chat")
+    return jsonify(service="samoe", health="/healthz", ready="/readyz")
 
 
 @bp.get("/healthz")
