@@ -9,7 +9,7 @@ from models.base import Base
 
 
 class Area(Base):
-    """A province, district (อำเภอ) or subdistrict (ตำบล), by its official code."""
+    """A province, district (amphoe) or subdistrict (tambon), by its official code."""
 
     __tablename__ = "areas"
 
