@@ -8,6 +8,7 @@ EMULATOR_WEBHOOK_URL.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from werkzeug.serving import run_simple
 
@@ -31,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Create the emulator from the command line and serve it with werkzeug, threaded."""
     args = parse_args(argv)
-    config = EmulatorConfig.from_mapping(None).__dict__.copy()
+    config = dataclasses.asdict(EmulatorConfig.from_mapping(None))
     for key in config:
         value = getattr(args, key, None)
         if value is not None:

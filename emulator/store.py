@@ -21,6 +21,7 @@ REPLY_TOKEN_TTL_MS = 60_000
 # PostgreSQL advisory lock ids that make sequence numbers commit in the order they are taken.
 _SENT_LOCK = 0x53414D4F4501
 _REQUESTS_LOCK = 0x53414D4F4502
+_SCHEMA_LOCK = 0x53414D4F4503
 _QUOTA_ROW = 1
 
 
@@ -94,9 +95,13 @@ class Store:
     # -- schema and settings -------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create the ``emu_`` tables that do not exist yet and the quota row."""
-        t.metadata.create_all(self.engine)
+        """Create the ``emu_`` tables that do not exist yet and the quota row.
+
+        Processes starting together (gunicorn workers) take turns, so none sees a half-made schema.
+        """
         with self.engine.begin() as conn:
+            _lock(conn, _SCHEMA_LOCK)
+            t.metadata.create_all(conn)
             self._ensure_quota_row(conn)
 
     def channel_secret(self) -> str:
