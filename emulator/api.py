@@ -50,6 +50,11 @@ def api_route(rule: str, name: str, methods: tuple[str, ...] = ("POST",)) -> Cal
     return decorate
 
 
+def endpoint_names() -> frozenset[str]:
+    """Return the names of the LINE API endpoints (as used by faults and the request log)."""
+    return frozenset(_ENDPOINT_NAMES.values())
+
+
 @bp.before_request
 def _authenticate() -> None:
     g.api_endpoint = _ENDPOINT_NAMES.get(request.endpoint or "", "unknown")

@@ -1,6 +1,17 @@
 """The control API (``/api/...``) that tests, the chat page and benchmarks drive the emulator with.
 
 It needs no authentication: the emulator is a development tool and must never face the internet.
+
+- ``POST /api/events``: ``{"user", "text"}``, or ``{"user", "type", "message"|"postback"|...}``, or
+  ``{"user", "events": [partial, ...]}``; per event ``age_seconds``, ``timestamp``, ``mode``,
+  ``content_base64`` + ``content_type``; per request ``redeliver``/``resend`` (webhookEventIds),
+  ``signature``, ``raw_body``, ``destination``. Answers ``{"status", "body", "events"}`` (502 with
+  ``"error"`` when the webhook cannot be reached).
+- ``GET /api/sent?user=&after=&endpoint=&limit=`` and ``GET /api/requests?endpoint=&after=&limit=``
+  answer ``{"items": [...], "last": seq}``.
+- ``POST|GET|DELETE /api/faults``: ``{"endpoint", "status", "count", "delay", "body", "when"}``.
+- ``POST /api/quota``, ``POST /api/quota/consumption``, ``POST|GET /api/users``,
+  ``POST /api/reset``, ``GET /api/health``.
 """
 
 from __future__ import annotations
@@ -11,27 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
+from emulator.api import endpoint_names
 from emulator.errors import LineApiError
 from emulator.events import EventError, build_event, redelivered
 from emulator.ids import BOT_USER_ID, iso_from_ms
 from emulator.state import current_emulator
 from emulator.webhook import deliver, sign, webhook_body
 
-FAULT_ENDPOINTS = frozenset(
-    {
-        "reply",
-        "push",
-        "multicast",
-        "broadcast",
-        "narrowcast",
-        "loading",
-        "profile",
-        "content",
-        "quota",
-        "info",
-        "*",
-    }
-)
+FAULT_ENDPOINTS = endpoint_names() | {"*"}
 #: Keys of ``POST /api/events`` that describe the delivery, not an event.
 _DELIVERY_KEYS = frozenset(
     {"events", "redeliver", "resend", "signature", "raw_body", "destination"}

@@ -18,7 +18,8 @@ from emulator import tables as t
 from emulator.ids import new_channel_secret, now_ms
 
 REPLY_TOKEN_TTL_MS = 60_000
-# PostgreSQL advisory lock ids that make sequence numbers commit in the order they are taken.
+# PostgreSQL advisory lock ids. The first two make sequence numbers commit in the order they are
+# taken, so a reader polling with ``after=N`` never skips a row committed late.
 _SENT_LOCK = 0x53414D4F4501
 _REQUESTS_LOCK = 0x53414D4F4502
 _SCHEMA_LOCK = 0x53414D4F4503

@@ -8,8 +8,11 @@ import uuid
 
 import pytest
 from linebot.v3.messaging import (
+    ApiClient,
     ApiException,
     BroadcastRequest,
+    Configuration,
+    MessagingApi,
     MulticastRequest,
     NarrowcastRequest,
     PushMessageRequest,
@@ -183,8 +186,6 @@ def test_a_bad_access_token_is_401(emulator, headers, message):
 
 
 def test_the_sdk_with_a_wrong_token_gets_401(emulator):
-    from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
-
     with ApiClient(Configuration(host=emulator.url, access_token="nope")) as client:
         with pytest.raises(ApiException) as raised:
             MessagingApi(client).get_bot_info()
