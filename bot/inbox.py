@@ -92,8 +92,9 @@ def store_events(session: Session, events: list[dict], destination: str | None) 
         dialect_insert(session, InboxEvent)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+        .returning(InboxEvent.id)  # psycopg reports no rowcount for ON CONFLICT DO NOTHING
     )
-    stored = session.execute(statement).rowcount
+    stored = len(session.execute(statement).all())
     return StoreResult(stored, len(rows) - stored)
 
 
