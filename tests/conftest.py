@@ -104,6 +104,7 @@ def live(database_url):
         server.shutdown()
         with app.app_context():
             db.engine.dispose()
+        app.extensions["samoe.emulator"].extensions["line_emulator"].engine.dispose()
 
 
 @pytest.fixture
