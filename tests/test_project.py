@@ -17,6 +17,9 @@ from bot.ops import migration_heads
 ROOT = Path(__file__).resolve().parent.parent
 THAI = re.compile(r"[\u0E00-\u0E7F]")
 CODE_DIRS = ("bot", "handlers", "services", "models")
+# Thai here is vocabulary to match what people type (month names, particles, intent phrases),
+# never text shown to a user.
+VOCABULARY = {"bot/thai_text.py", "bot/intents.py"}
 
 
 def test_migrations_have_a_single_head():
@@ -39,6 +42,8 @@ def test_no_user_facing_thai_outside_the_catalogs():
     offenders = []
     for folder in CODE_DIRS:
         for path in (ROOT / folder).rglob("*.py"):
+            if str(path.relative_to(ROOT)) in VOCABULARY:
+                continue
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if THAI.search(line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}")
