@@ -38,6 +38,9 @@ PARTICLES: frozenset[str] = frozenset({
     "เด้อ", "เด้อค่ะ", "เด้อครับ", "แหน่", "เนาะ", "เน้อ", "เนอะ",
 })
 
+#: Words that end like a particle but are not one (misspellings the dictionary does not know).
+NOT_PARTICLE_ENDINGS: tuple[str, ...] = ("สถานนะ",)
+
 #: Tone marks (mai ek, mai tho, mai tri, mai chattawa) removed by :func:`strip_tone_marks`.
 TONE_MARKS = "\u0e48\u0e49\u0e4a\u0e4b"
 
@@ -188,7 +191,8 @@ _PARTICLE_ENDINGS = tuple(sorted(PARTICLES, key=len, reverse=True))
 
 def _strip_trailing_particles(chunk: str) -> str:
     """Remove particles ending a space-free chunk, when they are words of their own."""
-    while chunk.endswith(_PARTICLE_ENDINGS) and chunk not in PARTICLES:
+    while (chunk.endswith(_PARTICLE_ENDINGS) and chunk not in PARTICLES
+           and not chunk.endswith(NOT_PARTICLE_ENDINGS)):
         tail = chunk[-24:]
         tokens = tokenize(tail)
         if not tokens or tokens[-1] not in PARTICLES:
