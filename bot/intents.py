@@ -35,6 +35,7 @@ Answers such as "ไม่มี", "ไม่ทราบ", "ค่ะ" match no
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -48,6 +49,7 @@ from bot.thai_text import (
 )
 
 WHOLE, LEAD, ANY = "whole", "lead", "any"
+_PUNCTUATION = re.compile(r"[^\w\s]+")
 
 #: Phrases per intent, as people type them (VOICE.md), plus the account and officer commands.
 INTENT_PHRASES: dict[str, tuple[str, ...]] = {
@@ -304,7 +306,7 @@ def match(text: str | None, *, sticker: bool = False,
         return None
     if cleaned == CONFUSED[0] and CONFUSED in text:  # "งงงง" collapsed to one letter
         cleaned = CONFUSED
-    tokens = tokenize(cleaned)
+    tokens = [t for t in tokenize(cleaned) if not _PUNCTUATION.fullmatch(t)] or tokenize(cleaned)
     found = _best(tokens, toneless=False) or _best(tokens, toneless=True)
     if found is None:
         return None

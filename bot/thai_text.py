@@ -112,6 +112,9 @@ NAME_TITLES: tuple[str, ...] = (
 #: Words that may precede a reference or a code ("เลขที่เรื่อง KK-2569-00042", "รหัส 123456").
 REFERENCE_LABELS: tuple[str, ...] = ("เลขที่เรื่อง", "เลขที่", "เรื่อง", "เคส", "ดู", "ref", "no.")
 CODE_LABELS: tuple[str, ...] = ("รหัสเชื่อมต่อ", "รหัสเชิญ", "รหัส", "คือ", "code")
+PHONE_LABELS: tuple[str, ...] = (
+    "เบอร์โทรศัพท์", "เบอร์โทร", "เบอร์", "โทรศัพท์", "มือถือ", "โทร.", "โทร", "tel.", "tel",
+)
 
 #: Short Thai month names used to write dates (data: the same in every locale).
 THAI_MONTH_ABBREVIATIONS: tuple[str, ...] = MONTH_ABBREVIATIONS
@@ -179,6 +182,11 @@ def _tokenizer():
     return word_tokenize
 
 
+def warm_up() -> None:
+    """Load the tokenizer's dictionary now (about a second) rather than on the first message."""
+    _tokenizer()("", engine="newmm")
+
+
 def tokenize(text: str) -> list[str]:
     """Split Thai text into words (pythainlp newmm, offline dictionary), spaces dropped."""
     if not text:
@@ -190,14 +198,24 @@ _PARTICLE_ENDINGS = tuple(sorted(PARTICLES, key=len, reverse=True))
 
 
 def _strip_trailing_particles(chunk: str) -> str:
-    """Remove particles ending a space-free chunk, when they are words of their own."""
+    """Remove particles ending a space-free chunk, when they start on a word boundary.
+
+    "ดูสถานะนะคะ" loses "นะคะ"; "สถานะ" and "เจ้า" keep their endings (the tokenizer reads
+    them as one word). Particles the dictionary lacks ("แหน่") count when they start a word.
+    """
     while (chunk.endswith(_PARTICLE_ENDINGS) and chunk not in PARTICLES
            and not chunk.endswith(NOT_PARTICLE_ENDINGS)):
         tail = chunk[-24:]
-        tokens = tokenize(tail)
-        if not tokens or tokens[-1] not in PARTICLES:
+        boundaries, position = set(), 0
+        for token in tokenize(tail):
+            boundaries.add(position)
+            position += len(token)
+        for particle in _PARTICLE_ENDINGS:
+            if chunk.endswith(particle) and len(tail) - len(particle) in boundaries:
+                chunk = chunk[: -len(particle)]
+                break
+        else:
             return chunk
-        chunk = chunk[: len(chunk) - len(tokens[-1])]
     return chunk
 
 
@@ -678,9 +696,10 @@ def parse_phone(text: str | None, mobile_only: bool = False) -> PhoneResult:
     raw = _basic(text)
     if len(raw) > MAX_SHORT_INPUT:
         return PhoneResult(ok=False, reason="not_a_phone")
-    if not raw:
+    cleaned = _strip_labels(clean(raw), PHONE_LABELS)
+    if not cleaned:
         return PhoneResult(ok=False, reason="empty")
-    compact = re.sub(r"[\s\-.()/]", "", raw)
+    compact = re.sub(r"[\s\-.()/]", "", cleaned)
     international = compact.startswith(("+66", "0066"))
     compact = compact.removeprefix("+").removeprefix("00")
     if not compact.isdigit():
