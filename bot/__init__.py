@@ -15,6 +15,7 @@ from flask import Flask
 from linebot.v3.webhook import SignatureValidator
 
 from bot.config import load_settings
+from bot.conversation import Engine
 from bot.dispatch import Dispatcher
 from bot.extensions import babel, db, migrate, sqlite_pragmas
 from bot.i18n import select_locale
@@ -56,6 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_settings(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = instance_secret(app, "dev-secret-key")
     configure_logging(app)
 
     db.init_app(app)
@@ -74,8 +77,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["samoe.signature"] = SignatureValidator(app.config["LINE_CHANNEL_SECRET"])
 
     dispatcher = Dispatcher()
+    engine = Engine()
     app.extensions["samoe.dispatcher"] = dispatcher
-    register_handlers(app, dispatcher)
+    app.extensions["samoe.engine"] = engine
+    register_handlers(app, dispatcher, engine)
 
     from bot import cli
 
@@ -115,13 +120,14 @@ def emulator_database_url(app_url: str) -> str:
     return "sqlite:///" + str(path.with_name(path.stem + "-emulator" + path.suffix))
 
 
-def register_handlers(app: Flask, dispatcher: Dispatcher) -> None:
+def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> None:
     """The one upward import: the composition root registers the inbound adapters."""
-    from handlers import events, ops, webhook
+    from handlers import events, flows, ops, webhook
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(ops.bp)
-    events.register(dispatcher)
+    flows.register(engine)
+    events.register(dispatcher, engine)
 
 
 def start_worker_on_first_request(app: Flask) -> None:

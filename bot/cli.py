@@ -21,6 +21,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(translate_group)
+    app.cli.add_command(create_invite_command)
 
 
 @click.command("worker")
@@ -64,6 +65,31 @@ def seed_demo_command() -> None:
                             language=user["language"])
     log.info("demo data: %d new LINE user(s)", created)
     click.echo(created)
+
+
+@click.command("create-invite")
+@click.option("--role", type=click.Choice(["volunteer", "officer"]), required=True)
+@click.option("--subdistrict", help="Subdistrict code, for a volunteer (e.g. 400701).")
+@click.option("--agency", help="Agency code, for an officer (e.g. LEARN).")
+@click.option("--area", help="Area code of the officer's scope (province, district or "
+              "subdistrict).")
+@click.option("--days", default=14, show_default=True, help="Days the code stays valid.")
+def create_invite_command(role, subdistrict, agency, area, days) -> None:
+    """Issue a single-use 6-digit invitation code; the code is the last line of stdout."""
+    import datetime as dt
+
+    from services import invitations
+
+    try:
+        code, invitation = invitations.issue(
+            db.session, current_app.config["SECRET_KEY"], role, subdistrict=subdistrict,
+            agency=agency, area=area, valid_for=dt.timedelta(days=days))
+    except invitations.InvitationError as exc:
+        raise click.UsageError(str(exc)) from exc
+    db.session.commit()
+    log.info("invitation %s for a %s, valid until %s", invitation.id, role,
+             invitation.expires_at.isoformat())
+    click.echo(code)
 
 
 @click.group("translate")

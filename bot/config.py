@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 TRUTHY = {"1", "true", "yes", "on"}
@@ -69,7 +68,7 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
 
     return {
         "SAMOE_ENV": "production" if production else "development",
-        "SECRET_KEY": secret_key or secrets.token_hex(32),
+        "SECRET_KEY": secret_key,  # None in development: create_app keeps one in instance/
         "SQLALCHEMY_DATABASE_URI": database_url,
         "DATABASE_IS_SQLITE": is_sqlite,
         "LINE_CHANNEL_SECRET": channel_secret,

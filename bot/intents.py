@@ -180,7 +180,9 @@ def _phrases(toneless: bool) -> tuple[_Phrase, ...]:
 
 @cache
 def _blockers(toneless: bool) -> tuple[str, ...]:
-    return tuple(strip_tone_marks(b) if toneless else b for b in BLOCKERS)
+    """Blocking words; typed without their tone marks they still block ("แจงเตือน")."""
+    toneless_forms = {strip_tone_marks(b) for b in BLOCKERS}
+    return tuple(toneless_forms if toneless else set(BLOCKERS) | toneless_forms)
 
 
 @cache
@@ -235,6 +237,8 @@ def _occurrences(text: str, part: str):
 
 def _best(tokens: list[str], toneless: bool) -> _Phrase | None:
     """The phrase the words ask for under the scope rules, or None."""
+    # fillers are read on the words as typed: without tone marks "ที่" would read as "ที"
+    content = [i for i, t in enumerate(tokens) if t not in FILLERS]
     if toneless:
         tokens = [strip_tone_marks(t) for t in tokens]
     compact = "".join(tokens)
@@ -247,8 +251,6 @@ def _best(tokens: list[str], toneless: bool) -> _Phrase | None:
         position += len(token)
         ends.append(position)
     boundaries = set(starts) | set(ends)
-    fillers = _fillers(toneless)
-    content = [i for i, t in enumerate(tokens) if t not in fillers]
     if not content:
         return None
     first_start = starts[content[0]]

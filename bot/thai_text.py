@@ -203,20 +203,29 @@ def _strip_trailing_particles(chunk: str) -> str:
     "ดูสถานะนะคะ" loses "นะคะ"; "สถานะ" and "เจ้า" keep their endings (the tokenizer reads
     them as one word). Particles the dictionary lacks ("แหน่") count when they start a word.
     """
-    while (chunk.endswith(_PARTICLE_ENDINGS) and chunk not in PARTICLES
-           and not chunk.endswith(NOT_PARTICLE_ENDINGS)):
+    while chunk.endswith(_PARTICLE_ENDINGS) and chunk not in PARTICLES:
         tail = chunk[-24:]
         boundaries, position = set(), 0
         for token in tokenize(tail):
             boundaries.add(position)
             position += len(token)
         for particle in _PARTICLE_ENDINGS:
-            if chunk.endswith(particle) and len(tail) - len(particle) in boundaries:
+            if (chunk.endswith(particle) and len(tail) - len(particle) in boundaries
+                    and not _cuts_a_word(chunk, len(chunk) - len(particle))):
                 chunk = chunk[: -len(particle)]
                 break
         else:
             return chunk
     return chunk
+
+
+def _cuts_a_word(chunk: str, cut: int) -> bool:
+    """Whether cutting ``chunk`` at ``cut`` splits one of NOT_PARTICLE_ENDINGS."""
+    for word in NOT_PARTICLE_ENDINGS:
+        at = chunk.rfind(word)
+        if at != -1 and at < cut < at + len(word):
+            return True
+    return False
 
 
 def _is_particles(chunk: str) -> bool:

@@ -1,7 +1,9 @@
 """SQLAlchemy 2 typed models of Samoe. Nothing else of the project is imported here."""
 
 from models.base import Base, UTCDateTime, utcnow
+from models.conversation import ConversationState
 from models.inbox import InboxEvent, InboxLease
+from models.invitation import Invitation
 from models.line_user import LineUser
 from models.outbox import OutboxMessage, ServiceState
 from models.reference import Agency, Area
@@ -10,8 +12,10 @@ __all__ = [
     "Agency",
     "Area",
     "Base",
+    "ConversationState",
     "InboxEvent",
     "InboxLease",
+    "Invitation",
     "LineUser",
     "OutboxMessage",
     "ServiceState",

@@ -25,3 +25,15 @@ class LineUser(Base):
     followed_at: Mapped[dt.datetime | None]
     unfollowed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # registration (volunteers and officers)
+    full_name: Mapped[str | None] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    village: Mapped[str | None] = mapped_column(sa.String(200))
+    village_no: Mapped[int | None]
+    subdistrict_code: Mapped[str | None] = mapped_column(sa.ForeignKey("areas.code"))
+    agency_code: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.code"))
+    area_code: Mapped[str | None] = mapped_column(sa.ForeignKey("areas.code"))
+    registered_at: Mapped[dt.datetime | None]
+    # wrong invitation or link codes, for rate limiting guesses
+    code_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    code_locked_until: Mapped[dt.datetime | None]

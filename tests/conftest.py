@@ -23,7 +23,15 @@ from bot.config import normalise_database_url
 from bot.extensions import db
 from bot.i18n import compile_catalogs
 from bot.worker import Worker
-from models import InboxEvent, InboxLease, LineUser, OutboxMessage, ServiceState
+from models import (
+    ConversationState,
+    InboxEvent,
+    InboxLease,
+    Invitation,
+    LineUser,
+    OutboxMessage,
+    ServiceState,
+)
 from tests.support import Emulator
 
 CHANNEL_SECRET = "test-channel-secret-0123456789ab"
@@ -111,7 +119,8 @@ def live(database_url):
 def app(live):
     """The live app, with every table emptied and the emulator reset before the test."""
     with live.app_context():
-        for model in (OutboxMessage, InboxLease, InboxEvent, LineUser, ServiceState):
+        for model in (OutboxMessage, InboxLease, InboxEvent, ConversationState, Invitation,
+                      LineUser, ServiceState):
             db.session.execute(sa.delete(model))
         db.session.commit()
         db.session.remove()

@@ -99,6 +99,7 @@ def flask_env(app, **extra) -> dict:
             "LINE_API_BASE_URL": app.config["LINE_API_BASE_URL"],
             "LINE_DATA_API_BASE_URL": app.config["LINE_DATA_API_BASE_URL"],
             "WORKER_IN_PROCESS": "0",
+            "SECRET_KEY": app.config["SECRET_KEY"],
             "PYTHONPATH": str(ROOT),
         }
     )
@@ -117,3 +118,54 @@ def flask_command(args: list[str], env: dict, app_module: str = "wsgi", **kwargs
 
 def body_json(**events) -> str:
     return json.dumps(events, ensure_ascii=False)
+
+
+class Chat:
+    """One LINE user talking to the bot through the emulator; each step drains the worker.
+
+    `say(text)` and `tap(label)` return the messages the bot sent in answer."""
+
+    def __init__(self, emulator: Emulator, worker, user: str):
+        self.emulator = emulator
+        self.worker = worker
+        self.user = user
+        self.seen = 0
+        self.last: list[dict] = []
+
+    def _answer(self) -> list[dict]:
+        self.worker.burst()
+        items = self.emulator.sent(self.user, after=self.seen)
+        if items:
+            self.seen = max(i["seq"] for i in items)
+        self.last = [m for i in items for m in i["messages"]]
+        return self.last
+
+    def follow(self) -> list[dict]:
+        self.emulator.events(user=self.user, type="follow")
+        return self._answer()
+
+    def say(self, text: str) -> list[dict]:
+        self.emulator.text(self.user, text)
+        return self._answer()
+
+    def quick_replies(self) -> list[dict]:
+        """The quick-reply actions offered with the last answer."""
+        for message in reversed(self.last):
+            if "quickReply" in message:
+                return [item["action"] for item in message["quickReply"]["items"]]
+        return []
+
+    def labels(self) -> list[str]:
+        return [action["label"] for action in self.quick_replies()]
+
+    def tap(self, label: str) -> list[dict]:
+        """Tap the quick reply with this label, as LINE would send it."""
+        action = next(a for a in self.quick_replies() if a["label"] == label)
+        if action["type"] == "message":
+            return self.say(action["text"])
+        self.emulator.events(user=self.user, type="postback",
+                             postback={"data": action["data"]})
+        return self._answer()
+
+    def texts(self) -> list[str]:
+        return [m["text"] for m in self.last if m.get("type") == "text"]

@@ -1,0 +1,100 @@
+"""What every user meets: the greeting and role choice, the menu, language, help."""
+
+from __future__ import annotations
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from bot.conversation import Choice, Engine, Turn, action_items
+from bot.dispatch import EventContext
+from bot.intents import Intent
+from bot.messages import text
+from bot.thai_text import clean
+
+ROLE_CHOICES = [
+    Choice("volunteer", _l("Village volunteer")),
+    Choice("parent", _l("Parent or guardian")),
+    Choice("officer", _l("Officer")),
+]
+PARENT_HELPLINE = "1300"
+
+
+def role_question() -> dict:
+    """Who are you? with the three roles as quick replies."""
+    return text(_("Who are you?"), action_items("role", ROLE_CHOICES))
+
+
+def greet(ctx: EventContext) -> None:
+    """The greeting on follow: who Samoe is, then who the user is (or a welcome back)."""
+    if ctx.user.role in ("volunteer", "officer"):
+        ctx.reply(text(_("Welcome back, %(name)s. Type \"menu\" to see what you can do.",
+                         name=ctx.user.full_name or "")))
+        return
+    ctx.reply(text(_("Hello! Welcome to \"Samoe\", the service that helps every child in "
+                     "Khon Kaen get to learn.")), role_question())
+
+
+def show_menu(ctx: EventContext) -> None:
+    """What this user can do now, as quick replies."""
+    role = ctx.user.role
+    if role not in ("volunteer", "officer"):
+        ctx.reply(role_question())
+        return
+    items = action_items("menu", [Choice("language", _l("Language"))])
+    ctx.reply(text(_("What would you like to do? More services are coming soon."), items))
+
+
+def register(engine: Engine) -> None:
+    """Register the greeting, role choice, menu, language, help and the fallback."""
+
+    @engine.on_intent("menu")
+    def on_menu(ctx, turn: Turn, intent: Intent) -> None:
+        show_menu(ctx)
+
+    @engine.on_intent("help")
+    def on_help(ctx, turn, intent) -> None:
+        ctx.reply(text(_("Samoe helps village volunteers report children who are not in "
+                         "school, and lets officers help them. Choose from the menu below, or "
+                         "type \"menu\". Type \"cancel\" to stop at any time.")))
+
+    @engine.on_intent("language")
+    def on_language(ctx, turn, intent: Intent) -> None:
+        current = ctx.user.language
+        wanted = intent.argument or ("en" if current == "th" else "th")
+        ctx.user.language = wanted
+        with force_locale(wanted):
+            ctx.reply(text(_("Samoe will now speak English with you. Type \"language\" to "
+                             "switch back to Thai.")))
+
+    @engine.on_postback("role")
+    def on_role(ctx, turn: Turn, intent) -> None:
+        role = turn.data.get("v")
+        if role == "parent":
+            ctx.reply(text(_("Thank you. When the volunteer or officer who reported your child "
+                             "gives you a 6-digit link code, you will be able to follow the "
+                             "case here. If your child needs help now, call %(phone)s (free, "
+                             "24 hours).", phone=PARENT_HELPLINE)))
+            return
+        if ctx.user.role in ("volunteer", "officer"):
+            show_menu(ctx)
+            return
+        if role in ("volunteer", "officer"):
+            engine.begin(ctx, f"{role}_registration")
+
+    @engine.on_postback("menu")
+    def on_menu_button(ctx, turn: Turn, intent) -> None:
+        if turn.data.get("v") == "language":
+            on_language(ctx, turn, Intent("language"))
+
+    def fallback(ctx, turn: Turn, intent) -> None:
+        if turn.kind == "text" and turn.text.strip():
+            role = next((c.value for c in ROLE_CHOICES
+                         if clean(str(c.label)) == turn.cleaned), None)
+            if role is not None and ctx.user.role is None:
+                on_role(ctx, Turn("postback", data={"a": "role", "v": role}), intent)
+                return
+        ctx.reply(text(_("Sorry, I don't understand this message yet. Choose what you need "
+                         "from the menu below, or type \"menu\".")))
+
+    engine.fallback = fallback
