@@ -13,9 +13,11 @@ How a message is matched
 3. Words in :data:`FILLERS` ("ขอ", "หน่อย", "อยาก", "ด้วย", ...) do not count. Each phrase has a
    scope that says where in a message it may stand:
 
-   * ``whole``: the message is that phrase and fillers only. For everyday words that are also
-     commands or topics: กลับ, แก้, ย้อน, เลิก, หยุด, เซา, พอแล้ว, เยี่ยม, เคท, ไทย, ภาษา,
-     greetings, "?", EN/TH. So "กลับบ้าน", "หยุดเรียนแล้ว", "เยี่ยมมาก" match nothing.
+   * ``whole``: the message is that phrase and fillers only (fillers are also peeled off its
+     ends as characters, so a misspelling the tokenizer splits oddly still matches:
+     "ขอยกลิกหน่อย"). The scope of everyday words that are also commands or topics: กลับ,
+     แก้, ย้อน, เลิก, หยุด, เซา, พอแล้ว, เยี่ยม, เคท, ไทย, ภาษา, greetings, "?", EN/TH.
+     So "กลับบ้าน", "หยุดเรียนแล้ว", "เยี่ยมมาก" match nothing.
    * ``lead``: the whole message, or the first word(s) of a short message (at most
      :data:`LEAD_MAX_WORDS` words besides fillers). The default for commands (cancel, back,
      menu, language, help): "ยกเลิกการแจ้ง" cancels, "ขอยกเลิกหน่อย" cancels, "ไม่ยกเลิก" and
@@ -31,6 +33,7 @@ How a message is matched
    the phrases (่ and ้ are neighbouring keys).
 
 Answers such as "ไม่มี", "ไม่ทราบ", "ค่ะ" match nothing: they belong to the step that asked.
+Messages longer than :data:`MAX_MESSAGE_CHARS` after cleaning match nothing (no tokenizing).
 """
 
 from __future__ import annotations
