@@ -46,6 +46,7 @@ MAX_QUICK_REPLIES = 13
 LABEL_MAX = 20
 ENGINE_COMMANDS = ("cancel", "back", "menu", "language")
 BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
+RETURN_TO = "_return_to"  # draft key: after this step, go back to that step (edit a field)
 
 
 @dataclass
@@ -156,6 +157,10 @@ class Step:
 
     def take(self, ctx: EventContext, draft: dict, turn: Turn) -> str | None | Reask:
         raise NotImplementedError
+
+    def claims(self, turn: Turn) -> bool:
+        """True when this step reads a message the engine would take as a command."""
+        return False
 
 
 class ChoiceStep(Step):
@@ -342,7 +347,8 @@ class Engine:
         if state.paused or state.expires_at < utcnow():
             self._resume_or_restart(ctx, state, flow, turn)
             return
-        if intent is not None and intent.name in ENGINE_COMMANDS:
+        claimed = flow.step(state.step).claims(turn)
+        if intent is not None and intent.name in ENGINE_COMMANDS and not claimed:
             self._command(ctx, state, flow, turn, intent)
             return
         if turn.kind == "postback" and turn.data.get("a") and "step" not in turn.data:
@@ -408,6 +414,8 @@ class Engine:
             ctx.reply(*outcome.hints, *question)
             return
         next_step = outcome or flow.after(step.name)
+        if outcome is None and draft.get(RETURN_TO):  # a field edited from the summary
+            next_step = draft.pop(RETURN_TO)
         if next_step == END:
             self.end(ctx)
             flow.finish(ctx, draft)

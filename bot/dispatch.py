@@ -35,6 +35,7 @@ class EventContext:
     session: Session
     user: LineUser | None
     show_loading: Callable[[int], None] = lambda seconds=5: None
+    line: Any = None  # the LINE client, for reading content users sent (never for sending)
     messages: list[dict] = field(default_factory=list)
 
     @property

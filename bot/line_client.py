@@ -13,6 +13,7 @@ from linebot.v3.messaging import (
     ApiException,
     Configuration,
     MessagingApi,
+    MessagingApiBlob,
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
@@ -78,17 +79,39 @@ def classify_error(status: int, body) -> str:
 class LineClient:
     """Calls the Messaging API through line-bot-sdk v3 with a timeout on every call."""
 
-    def __init__(self, base_url: str, access_token: str, timeout: tuple[float, float]):
+    def __init__(self, base_url: str, access_token: str, timeout: tuple[float, float],
+                 data_base_url: str | None = None):
         config = Configuration(host=base_url, access_token=access_token)
         config.retries = False  # retries are ours, with retry keys; urllib3 must not add any
         self._api_client = ApiClient(config)
         self._api = MessagingApi(self._api_client)
+        data_config = Configuration(host=data_base_url or base_url, access_token=access_token)
+        data_config.retries = False
+        self._data_client = ApiClient(data_config)
+        self._blob = MessagingApiBlob(self._data_client)
         self.timeout = timeout
         self.base_url = base_url
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connection pools."""
         self._api_client.close()
+        self._data_client.close()
+
+    def get_content(self, message_id: str, max_bytes: int = 10 * 1024 * 1024
+                    ) -> tuple[str, bytes] | None:
+        """An image (or other content) a user sent, from the data host; None if unavailable."""
+        try:
+            response = self._blob.get_message_content_with_http_info(
+                message_id, _request_timeout=self.timeout)
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            log.warning("LINE content %s unavailable: %s", message_id, type(exc).__name__)
+            return None
+        data = bytes(response.data or b"")
+        if len(data) > max_bytes:
+            log.warning("LINE content %s too large (%d bytes)", message_id, len(data))
+            return None
+        content_type = (response.headers or {}).get("Content-Type", "application/octet-stream")
+        return content_type, data
 
     def _call(self, name: str, fn, *args, **kwargs) -> SendResult:
         try:

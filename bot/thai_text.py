@@ -836,3 +836,28 @@ def normalise_name(text: str | None) -> str:
                 name, changed = rest.lstrip(" ."), True
                 break
     return _SPACES.sub(" ", name).strip()
+
+
+#: Words that mean "finished" when choosing several options ("พอแล้ว" here is not a cancel).
+DONE_WORDS: frozenset[str] = frozenset({"พอแล้ว", "พอ", "เสร็จ", "เสร็จแล้ว", "ครบแล้ว", "done"})
+_VILLAGE_NO = re.compile(r"(?:หมู่ที่|หมู่|ม\.|ม\s|moo|m\.)\s*(\d{1,2})", re.IGNORECASE)
+
+
+def parse_village(text: str | None) -> tuple[str, int] | None:
+    """A village and its number ("บ้านหนองแวง หมู่ 3", "บ้านหนองแวง ม.๓") or None."""
+    raw = _basic(text)
+    if not raw or len(raw) > MAX_SHORT_INPUT * 2:
+        return None
+    found = _VILLAGE_NO.search(raw)
+    if found is None:
+        return None
+    village = _SPACES.sub(" ", (raw[:found.start()] + " " + raw[found.end():])).strip(" ,")
+    number = int(found.group(1))
+    if len(village) < 2 or not 1 <= number <= 99:
+        return None
+    return village, number
+
+
+def is_none_answer(text: str | None) -> bool:
+    """True for "ไม่มี", "ไม่ทราบ", "-" and the like (an optional answer skipped)."""
+    return clean(text) in NO_ID_ANSWERS

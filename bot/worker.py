@@ -39,7 +39,8 @@ class LeaseLost(RuntimeError):
 def make_client(app: Flask) -> LineClient:
     """The LINE client configured for this app (the emulator's address when it is mounted)."""
     token = app.config["LINE_CHANNEL_ACCESS_TOKEN"] or "emulator-access-token"
-    return LineClient(app.config["LINE_API_BASE_URL"], token, app.config["LINE_TIMEOUT"])
+    return LineClient(app.config["LINE_API_BASE_URL"], token, app.config["LINE_TIMEOUT"],
+                      app.config["LINE_DATA_API_BASE_URL"])
 
 
 def worker_name() -> str:
@@ -121,6 +122,7 @@ class Worker:
             session=self.session,
             user=user,
             show_loading=lambda seconds=5: self._show_loading(raw, seconds),
+            line=self.client,
         )
         with force_locale(user_locale(user.language if user else None)):
             self.dispatcher.dispatch(ctx)

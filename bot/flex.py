@@ -1,0 +1,69 @@
+"""Flex message builders: one small set of helpers for cards, summaries and carousels."""
+
+from __future__ import annotations
+
+ALT_TEXT_MAX = 1500
+GREEN = "#06C755"
+GREY = "#888888"
+
+
+def _text(body: str, **style) -> dict:
+    return {"type": "text", "text": body or "-", "wrap": True, **style}
+
+
+def row(label: str, value: str) -> dict:
+    """A label and its value side by side."""
+    return {
+        "type": "box", "layout": "baseline", "spacing": "sm",
+        "contents": [
+            _text(label, size="sm", color=GREY, flex=2),
+            _text(value, size="sm", flex=5),
+        ],
+    }
+
+
+def postback_button(label: str, data: str, display: str | None = None,
+                    primary: bool = False) -> dict:
+    """A button that sends a postback (with the label shown as the user's message)."""
+    button = {
+        "type": "button", "style": "primary" if primary else "secondary", "height": "sm",
+        "action": {"type": "postback", "label": label[:20], "data": data,
+                   "displayText": (display or label)[:300]},
+    }
+    if primary:
+        button["color"] = GREEN
+    return button
+
+
+def bubble(title: str, rows: list[tuple[str, str]], buttons: list[dict] | None = None,
+           subtitle: str | None = None) -> dict:
+    """A card: a title, label/value rows and buttons."""
+    header = [_text(title, weight="bold", size="lg")]
+    if subtitle:
+        header.append(_text(subtitle, size="sm", color=GREY))
+    card = {
+        "type": "bubble",
+        "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": [
+            *header,
+            {"type": "separator"},
+            {"type": "box", "layout": "vertical", "spacing": "sm",
+             "contents": [row(label, value) for label, value in rows]},
+        ]},
+    }
+    if buttons:
+        card["footer"] = {"type": "box", "layout": "vertical", "spacing": "sm",
+                          "contents": buttons}
+    return card
+
+
+def flex(alt_text: str, contents: dict, quick_replies: list[dict] | None = None) -> dict:
+    """A Flex message with its alt text (cut to LINE's limit)."""
+    message = {"type": "flex", "altText": alt_text[:ALT_TEXT_MAX], "contents": contents}
+    if quick_replies:
+        message["quickReply"] = {"items": quick_replies[:13]}
+    return message
+
+
+def carousel(bubbles: list[dict]) -> dict:
+    """Up to 12 bubbles side by side."""
+    return {"type": "carousel", "contents": bubbles[:12]}
