@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
-from emulator import api, control
+from emulator import api, chat, control
 from emulator.config import EmulatorConfig
 from emulator.database import make_engine
 from emulator.errors import LineApiError, default_message
@@ -41,6 +41,7 @@ def create_emulator_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(chat.bp)
     return app
 
 

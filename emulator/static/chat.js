@@ -1,0 +1,975 @@
+/* The emulator's chat page: talk to the bot as a LINE user.
+ *
+ * Every message, tap and follow goes through the emulator's control API (POST api/events), so
+ * the bot gets a real signed webhook request. What the bot sends comes from GET api/sent,
+ * polled about once a second while the tab is visible, after the last seq seen (nothing shows
+ * twice). No build step, no library; bot content is only ever put in the page as text.
+ */
+(() => {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("chat-config").textContent);
+  const T = JSON.parse(document.getElementById("chat-strings").textContent);
+  const STORAGE_KEY = "samoe.emulator.chat.user";
+  const ECHO_KEY = "samoe.emulator.chat.echoes";
+  const USER_ID = /^U[0-9a-f]{32}$/;
+  const POLL_MS = 1000;
+  const FAST_POLL_MS = 250;
+  const FAST_FOR_MS = 4000;
+  const MAX_ECHOES = 300;
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    select: $("user-select"),
+    follow: $("follow"),
+    unfollow: $("unfollow"),
+    followState: $("follow-state"),
+    newUser: $("new-user"),
+    newUserName: $("new-user-name"),
+    log: $("log"),
+    status: $("status"),
+    quick: $("quick-replies"),
+    picker: $("picker"),
+    pickerLabel: $("picker-label"),
+    pickerInput: $("picker-input"),
+    location: $("location"),
+    file: $("file-input"),
+    composer: $("composer"),
+    text: $("text"),
+    attach: $("attach"),
+    shareLocation: $("share-location"),
+  };
+
+  const state = {
+    users: [],
+    user: null,
+    after: 0,
+    generation: 0,
+    polling: false,
+    timer: null,
+    fastUntil: 0,
+    pickerAction: null,
+  };
+
+  // -- small helpers ---------------------------------------------------------------------------
+
+  /** Make an element: h("div", {class: "x", onclick: fn}, "text", child, ...). */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else if (key === "style") Object.assign(el.style, value);
+      else el.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      el.append(child instanceof Node ? child : String(child));
+    }
+    return el;
+  }
+
+  function setStatus(message) {
+    els.status.textContent = message || "";
+  }
+
+  function timeLabel(date) {
+    return date.toLocaleTimeString("th-TH", { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function newUserId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return "U" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function contentUrl(messageId) {
+    return config.urls.content.replace("MESSAGE_ID", encodeURIComponent(messageId));
+  }
+
+  async function getJson(url) {
+    const response = await fetch(url, { cache: "no-store" });
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    return response.json();
+  }
+
+  async function postJson(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try {
+      data = await response.json();
+    } catch (_error) {
+      data = {};
+    }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  // What a postback showed as the user's bubble (displayText) is not in the webhook event:
+  // keep it by webhookEventId so a reload shows the same bubble.
+  function rememberEcho(eventId, text) {
+    let echoes = {};
+    try {
+      echoes = JSON.parse(localStorage.getItem(ECHO_KEY) || "{}");
+    } catch (_error) {
+      echoes = {};
+    }
+    echoes[eventId] = text;
+    const keys = Object.keys(echoes);
+    for (const key of keys.slice(0, Math.max(0, keys.length - MAX_ECHOES))) delete echoes[key];
+    localStorage.setItem(ECHO_KEY, JSON.stringify(echoes));
+  }
+
+  function echoOf(eventId) {
+    try {
+      return JSON.parse(localStorage.getItem(ECHO_KEY) || "{}")[eventId];
+    } catch (_error) {
+      return undefined;
+    }
+  }
+
+  // -- the log ---------------------------------------------------------------------------------
+
+  function scrollToEnd() {
+    els.log.scrollTop = els.log.scrollHeight;
+  }
+
+  function addRow(row) {
+    els.log.append(row);
+    scrollToEnd();
+    return row;
+  }
+
+  function userRow(content, when) {
+    return addRow(
+      h("div", { class: "row user" },
+        h("div", { class: "stack" }, content, h("span", { class: "time" }, timeLabel(when || new Date()))))
+    );
+  }
+
+  function userText(text, when) {
+    return userRow(h("div", { class: "bubble msg-user-text" }, text), when);
+  }
+
+  function userImage(src, when) {
+    return userRow(h("img", { class: "bubble thumb", src, alt: T.imageSent }), when);
+  }
+
+  function userLocation(message, when) {
+    return userRow(locationCard(message, "bubble"), when);
+  }
+
+  function note(text, extraClass) {
+    return addRow(h("div", { class: `row note ${extraClass || ""}` }, h("p", {}, text)));
+  }
+
+  function markFailed(row, detail) {
+    const text = `${T.sendFailed}${detail ? ` (${detail})` : ""}`;
+    if (row) row.append(h("p", { class: "failed" }, text));
+    setStatus(text);
+  }
+
+  // -- rendering what the bot sent -------------------------------------------------------------
+
+  function appendSent(item) {
+    const when = item.at ? new Date(item.at) : new Date();
+    const stack = h("div", { class: "stack" });
+    for (const message of item.messages || []) stack.append(renderMessage(message));
+    stack.append(h("span", { class: "time", title: item.endpoint || "" }, timeLabel(when)));
+    addRow(
+      h("div", { class: "row bot", "data-seq": item.seq, "data-endpoint": item.endpoint },
+        h("div", { class: "avatar", "aria-hidden": "true" }, T.botInitial), stack)
+    );
+    const messages = item.messages || [];
+    const last = messages[messages.length - 1];
+    showQuickReplies(last && last.quickReply ? last.quickReply.items : null);
+  }
+
+  function renderMessage(message) {
+    switch (message.type) {
+      case "text":
+        return h("div", { class: "bubble msg msg-text" }, lineEmojiText(message.text, message.emojis));
+      case "textV2":
+        return h("div", { class: "bubble msg msg-text" }, substitute(message.text, message.substitution));
+      case "flex":
+        return h("div", { class: "msg msg-flex", "aria-label": message.altText || "" },
+          renderFlexContainer(message.contents, message.altText));
+      case "template":
+        return h("div", { class: "msg msg-template" }, renderTemplate(message.template, message.altText));
+      case "sticker":
+        return placeholder("msg-sticker", `${T.sticker} ${message.packageId}/${message.stickerId}`);
+      case "image":
+        return placeholder("msg-image", T.image, message.originalContentUrl);
+      case "video":
+        return placeholder("msg-video", T.video, message.originalContentUrl);
+      case "audio":
+        return placeholder("msg-audio", T.audio, message.originalContentUrl);
+      case "location":
+        return locationCard(message, "bubble msg msg-location");
+      case "imagemap":
+        return placeholder("msg-imagemap", message.altText || "imagemap", message.baseUrl);
+      default:
+        return placeholder("msg-unknown", message.altText || `${T.unknownMessage} ${message.type}`);
+    }
+  }
+
+  /** Images, stickers, video and audio are never fetched: a labelled box stands for them. */
+  function placeholder(kind, label, url) {
+    return h("div", { class: `bubble msg placeholder ${kind}`, title: url || label }, `[${label}]`);
+  }
+
+  function locationCard(message, className) {
+    return h("div", { class: `${className} location-card` },
+      h("span", { class: "location-text" },
+        message.title ? h("strong", {}, message.title) : null,
+        message.address ? h("span", {}, message.address) : null,
+        h("span", { class: "muted" }, `${message.latitude}, ${message.longitude}`)));
+  }
+
+  /** LINE emoji in a text message sit on "$" characters at the given indexes. */
+  function lineEmojiText(text, emojis) {
+    if (!emojis || !emojis.length) return text;
+    const chars = Array.from(text);
+    for (const emoji of emojis) if (chars[emoji.index] === "$") chars[emoji.index] = "☺";
+    return chars.join("");
+  }
+
+  function substitute(text, substitution) {
+    return String(text).replace(/\{([A-Za-z0-9_]+)\}/g, (whole, key) => {
+      const sub = (substitution || {})[key];
+      if (!sub) return whole;
+      if (sub.type === "mention") return "@" + ((sub.mentionee && sub.mentionee.userId) || "user");
+      return "☺";
+    });
+  }
+
+  // -- actions ---------------------------------------------------------------------------------
+
+  /** A control for an action: a link for uri (opens a new tab), a button for everything else. */
+  function actionControl(action, className, content) {
+    const label = content || action.label || action.type;
+    if (action.type === "uri") {
+      return h("a", {
+        class: className, href: action.uri, target: "_blank", rel: "noopener noreferrer",
+        "data-action": "uri",
+      }, label);
+    }
+    return h("button", {
+      type: "button", class: className, "data-action": action.type,
+      onclick: () => runAction(action),
+    }, label);
+  }
+
+  function runAction(action) {
+    switch (action.type) {
+      case "message":
+        sendText(action.text || action.label || "");
+        break;
+      case "postback":
+        sendPostback(action.data || "", action.displayText || action.text, undefined);
+        if (action.inputOption === "openKeyboard") {
+          if (action.fillInText) els.text.value = action.fillInText;
+          els.text.focus();
+        }
+        break;
+      case "datetimepicker":
+        openPicker(action);
+        break;
+      case "camera":
+      case "cameraRoll":
+        openFilePicker(action.type === "camera");
+        break;
+      case "location":
+        openLocation();
+        break;
+      case "uri":
+        window.open(action.uri, "_blank", "noopener");
+        break;
+      case "clipboard":
+        if (navigator.clipboard) navigator.clipboard.writeText(action.clipboardText || "").catch(() => {});
+        note(`${T.noteCopied}: ${action.clipboardText || ""}`);
+        break;
+      case "richmenuswitch":
+        sendPostback(action.data || "", undefined, { newRichMenuAliasId: action.richMenuAliasId });
+        break;
+      default:
+        setStatus(`${action.type}?`);
+    }
+  }
+
+  // -- quick replies ---------------------------------------------------------------------------
+
+  function showQuickReplies(items) {
+    els.quick.replaceChildren();
+    if (!items || !items.length) {
+      els.quick.hidden = true;
+      return;
+    }
+    for (const item of items) {
+      const action = item.action || {};
+      const content = [
+        item.imageUrl ? h("span", { class: "qr-icon", "aria-hidden": "true" }, "•") : null,
+        action.label || action.type,
+      ];
+      els.quick.append(actionControl(action, "qr", content));
+    }
+    els.quick.hidden = false;
+  }
+
+  function hideQuickReplies() {
+    els.quick.replaceChildren();
+    els.quick.hidden = true;
+  }
+
+  // -- Flex ------------------------------------------------------------------------------------
+
+  const SPACING = { none: "0", xs: "2px", sm: "4px", md: "8px", lg: "12px", xl: "16px", xxl: "20px" };
+  const FONT_SIZES = {
+    xxs: "10px", xs: "12px", sm: "13px", md: "15px", lg: "17px", xl: "20px", xxl: "24px",
+    "3xl": "28px", "4xl": "34px", "5xl": "40px",
+  };
+  const IMAGE_SIZES = {
+    xxs: "40px", xs: "60px", sm: "80px", md: "100px", lg: "120px", xl: "140px", xxl: "160px",
+    "3xl": "180px", "4xl": "200px", "5xl": "220px", full: "100%",
+  };
+  const ICON_SIZES = FONT_SIZES;
+
+  const spacing = (value) => (value in SPACING ? SPACING[value] : value);
+  const fontSize = (value) => (value in FONT_SIZES ? FONT_SIZES[value] : value);
+
+  function renderFlexContainer(container, altText) {
+    if (container && container.type === "bubble") return flexBubble(container, altText);
+    if (container && container.type === "carousel") {
+      return h("div", { class: "flex-carousel", role: "group", "aria-label": altText || "carousel" },
+        (container.contents || []).map((bubble) => flexBubble(bubble, altText)));
+    }
+    return h("div", { class: "bubble flex-alt" }, altText || "");
+  }
+
+  function flexBubble(bubble, altText) {
+    const el = h("div", { class: `flex-bubble size-${bubble.size || "mega"}`, dir: bubble.direction === "rtl" ? "rtl" : null });
+    const styles = bubble.styles || {};
+    for (const part of ["header", "hero", "body", "footer"]) {
+      const content = bubble[part];
+      if (!content) continue;
+      const block = h("div", { class: `flex-block flex-${part}` });
+      const style = styles[part] || {};
+      if (style.backgroundColor) block.style.backgroundColor = style.backgroundColor;
+      if (style.separator) block.style.borderTop = `1px solid ${style.separatorColor || "#d5dbe3"}`;
+      block.append(flexComponent(content, "vertical", altText));
+      el.append(block);
+    }
+    if (bubble.action) makeTappable(el, bubble.action);
+    return el;
+  }
+
+  function makeTappable(el, action) {
+    el.classList.add("tappable");
+    el.setAttribute("role", action.type === "uri" ? "link" : "button");
+    el.setAttribute("tabindex", "0");
+    if (action.label) el.setAttribute("aria-label", action.label);
+    el.dataset.action = action.type;
+    const run = (event) => {
+      if (event.target.closest("button, a") && event.target.closest("button, a") !== el) return;
+      event.stopPropagation();
+      runAction(action);
+    };
+    el.addEventListener("click", run);
+    el.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        run(event);
+      }
+    });
+  }
+
+  /** Properties every component may have, applied for its place in the parent box. */
+  function placeIn(el, component, parentLayout) {
+    const horizontal = parentLayout === "horizontal" || parentLayout === "baseline";
+    if (component.flex !== undefined) el.style.flex = `${component.flex} 1 0`;
+    else if (horizontal && !["separator", "spacer"].includes(component.type)) el.style.flex = "1 1 0";
+    if (component.margin) el.style[horizontal ? "marginInlineStart" : "marginTop"] = spacing(component.margin);
+    if (component.gravity && horizontal) {
+      el.style.alignSelf = { top: "flex-start", bottom: "flex-end", center: "center" }[component.gravity] || "";
+    }
+    if (component.align && !horizontal) {
+      el.style.alignSelf = { start: "flex-start", end: "flex-end", center: "center" }[component.align] || "";
+    }
+    for (const side of ["offsetTop", "offsetBottom", "offsetStart", "offsetEnd"]) {
+      if (component[side] && component.position !== "absolute") {
+        el.style.position = "relative";
+        const css = { offsetTop: "top", offsetBottom: "bottom", offsetStart: "insetInlineStart", offsetEnd: "insetInlineEnd" }[side];
+        el.style[css] = spacing(component[side]);
+      }
+    }
+    return el;
+  }
+
+  function flexComponent(component, parentLayout, altText) {
+    let el;
+    switch (component && component.type) {
+      case "box":
+        el = flexBox(component, altText);
+        break;
+      case "text":
+        el = flexText(component);
+        break;
+      case "image":
+        el = flexImage(component);
+        break;
+      case "icon":
+        el = h("span", { class: "flex-icon", "aria-hidden": "true", style: { fontSize: ICON_SIZES[component.size] || component.size || "15px" } }, "★");
+        break;
+      case "button":
+        el = flexButton(component);
+        break;
+      case "separator":
+        el = h("hr", { class: "flex-separator", style: { borderColor: component.color || "" } });
+        break;
+      case "spacer":
+        el = h("div", { class: "flex-spacer", style: { flex: `0 0 ${spacing(component.size || "md")}`, minHeight: spacing(component.size || "md"), minWidth: spacing(component.size || "md") } });
+        break;
+      case "filler":
+        el = h("div", { class: "flex-filler", style: { flex: `${component.flex === undefined ? 1 : component.flex} 1 0` } });
+        return el;
+      case "video":
+        el = component.altContent
+          ? flexComponent(component.altContent, "vertical", altText)
+          : h("div", { class: "flex-image placeholder", role: "img", "aria-label": T.video }, T.video);
+        break;
+      default:
+        // A component this page does not know: show the message's alternative text instead.
+        el = h("div", { class: "flex-unknown", "data-component": component && component.type }, altText || "");
+        return el;
+    }
+    return placeIn(el, component, parentLayout);
+  }
+
+  function flexBox(box, altText) {
+    const layout = box.layout || "vertical";
+    const el = h("div", { class: `flex-box flex-${layout}` });
+    const s = el.style;
+    if (box.spacing) s.gap = spacing(box.spacing);
+    if (box.paddingAll) s.padding = spacing(box.paddingAll);
+    if (box.paddingTop) s.paddingTop = spacing(box.paddingTop);
+    if (box.paddingBottom) s.paddingBottom = spacing(box.paddingBottom);
+    if (box.paddingStart) s.paddingInlineStart = spacing(box.paddingStart);
+    if (box.paddingEnd) s.paddingInlineEnd = spacing(box.paddingEnd);
+    if (box.backgroundColor) s.backgroundColor = box.backgroundColor;
+    if (box.background && box.background.type === "linearGradient") {
+      s.backgroundImage = `linear-gradient(${box.background.angle || "0deg"}, ${box.background.startColor}, ${box.background.endColor})`;
+    }
+    if (box.borderColor) s.borderColor = box.borderColor;
+    if (box.borderWidth) {
+      s.borderStyle = "solid";
+      s.borderWidth = { none: "0", light: "0.5px", normal: "1px", medium: "2px", "semi-bold": "3px", bold: "4px" }[box.borderWidth] || box.borderWidth;
+    }
+    if (box.cornerRadius) s.borderRadius = spacing(box.cornerRadius);
+    for (const key of ["width", "maxWidth", "height", "maxHeight"]) if (box[key]) s[key] = box[key];
+    if (box.justifyContent) s.justifyContent = box.justifyContent;
+    if (box.alignItems) s.alignItems = box.alignItems;
+    for (const child of box.contents || []) el.append(flexComponent(child, layout, altText));
+    if (box.action) makeTappable(el, box.action);
+    return el;
+  }
+
+  function textStyle(el, part) {
+    if (part.size) el.style.fontSize = fontSize(part.size);
+    if (part.weight === "bold") el.style.fontWeight = "700";
+    if (part.color) el.style.color = part.color;
+    if (part.style === "italic") el.style.fontStyle = "italic";
+    if (part.decoration && part.decoration !== "none") el.style.textDecoration = part.decoration;
+  }
+
+  function flexText(text) {
+    const el = h("div", { class: `flex-text ${text.wrap ? "wrap" : "nowrap"}` });
+    if (Array.isArray(text.contents) && text.contents.length) {
+      for (const span of text.contents) {
+        const spanEl = h("span", {}, span.text || "");
+        textStyle(spanEl, span);
+        el.append(spanEl);
+      }
+    } else {
+      el.textContent = text.text || "";
+    }
+    textStyle(el, text);
+    if (text.align) el.style.textAlign = text.align;
+    if (text.lineSpacing) el.style.lineHeight = `calc(1.4em + ${text.lineSpacing})`;
+    if (text.maxLines && text.wrap) {
+      el.classList.add("clamp");
+      el.style.webkitLineClamp = String(text.maxLines);
+    }
+    if (text.action) makeTappable(el, text.action);
+    return el;
+  }
+
+  function flexImage(image) {
+    const ratio = String(image.aspectRatio || "1:1").split(":").map(Number);
+    const size = IMAGE_SIZES[image.size || "md"] || image.size;
+    const el = h("div", {
+      class: "flex-image placeholder", role: "img", "aria-label": T.image, title: image.url || "",
+      style: { aspectRatio: ratio.length === 2 && ratio[0] > 0 && ratio[1] > 0 ? `${ratio[0]} / ${ratio[1]}` : "1 / 1", width: size, backgroundColor: image.backgroundColor || "" },
+    }, h("span", { "aria-hidden": "true" }, T.image));
+    if (image.action) makeTappable(el, image.action);
+    return el;
+  }
+
+  function flexButton(button) {
+    const style = button.style || "link";
+    const el = actionControl(button.action || {}, `flex-button ${style} ${button.height === "sm" ? "sm" : ""}`);
+    if (button.color) {
+      if (style === "link") el.style.color = button.color;
+      else el.style.backgroundColor = button.color;
+    }
+    return el;
+  }
+
+  // -- templates -------------------------------------------------------------------------------
+
+  function renderTemplate(template, altText) {
+    switch (template && template.type) {
+      case "buttons":
+        return templateCard(template, template.actions);
+      case "confirm":
+        return h("div", { class: "template-card confirm" },
+          h("p", { class: "template-text" }, template.text || ""),
+          h("div", { class: "template-actions horizontal" },
+            (template.actions || []).map((a) => actionControl(a, "template-button"))));
+      case "carousel":
+        return h("div", { class: "flex-carousel", role: "group", "aria-label": altText || "carousel" },
+          (template.columns || []).map((column) => templateCard(column, column.actions)));
+      case "image_carousel":
+        return h("div", { class: "flex-carousel", role: "group", "aria-label": altText || "carousel" },
+          (template.columns || []).map((column) => h("div", { class: "template-card image-column" },
+            h("div", { class: "flex-image placeholder", role: "img", "aria-label": T.image, title: column.imageUrl }, T.image),
+            column.action ? actionControl(column.action, "template-button") : null)));
+      default:
+        return h("div", { class: "bubble" }, altText || "");
+    }
+  }
+
+  function templateCard(card, actions) {
+    const el = h("div", { class: "template-card" },
+      card.thumbnailImageUrl
+        ? h("div", { class: "flex-image placeholder wide", role: "img", "aria-label": T.image, title: card.thumbnailImageUrl }, T.image)
+        : null,
+      card.title ? h("p", { class: "template-title" }, card.title) : null,
+      h("p", { class: "template-text" }, card.text || ""),
+      h("div", { class: "template-actions" }, (actions || []).map((a) => actionControl(a, "template-button"))));
+    if (card.defaultAction) makeTappable(el, card.defaultAction);
+    return el;
+  }
+
+  // -- sending events --------------------------------------------------------------------------
+
+  /** Deliver one event as the current user; `row` is the bubble already shown for it. */
+  async function sendEvent(partial, row) {
+    if (!state.user) {
+      setStatus(T.pickUser);
+      els.select.focus();
+      return null;
+    }
+    hideQuickReplies();
+    setStatus("");
+    let result;
+    try {
+      result = await postJson(config.urls.events, { user: state.user, ...partial });
+    } catch (error) {
+      markFailed(row, String(error));
+      return null;
+    }
+    const webhook = result.data.status;
+    if (!result.ok || webhook !== 200) {
+      const detail = result.data.error || (webhook ? `webhook ${webhook}` : result.data.message) || `HTTP ${result.status}`;
+      markFailed(row, detail);
+      return null;
+    }
+    pollSoon();
+    const events = result.data.events || [];
+    return events[events.length - 1] || null;
+  }
+
+  function sendText(text) {
+    const body = String(text);
+    if (!body.trim()) return;
+    const row = state.user ? userText(body) : null;
+    return sendEvent({ type: "message", message: { type: "text", text: body } }, row);
+  }
+
+  async function sendPostback(data, displayText, params) {
+    let row = null;
+    if (state.user) {
+      if (displayText) row = userText(displayText);
+      else if (params && (params.date || params.time || params.datetime)) {
+        row = note(`${T.notePicked}: ${params.date || params.time || params.datetime}`, "picked");
+      }
+    }
+    const postback = { data };
+    if (params) postback.params = params;
+    const event = await sendEvent({ type: "postback", postback }, row);
+    if (event && displayText) rememberEcho(event.webhookEventId, displayText);
+  }
+
+  // -- the composer and the panels -------------------------------------------------------------
+
+  function closePanels() {
+    els.picker.hidden = true;
+    els.location.hidden = true;
+    state.pickerAction = null;
+  }
+
+  function openPicker(action) {
+    closePanels();
+    const mode = action.mode || "date";
+    const type = { date: "date", time: "time", datetime: "datetime-local" }[mode] || "date";
+    els.pickerInput.type = type;
+    els.pickerInput.min = action.min || "";
+    els.pickerInput.max = action.max || "";
+    els.pickerInput.value = action.initial || "";
+    els.pickerLabel.textContent = action.label ||
+      { date: T.pickDate, time: T.pickTime, datetime: T.pickDatetime }[mode] || T.pickDate;
+    state.pickerAction = { ...action, mode };
+    els.picker.hidden = false;
+    els.pickerInput.focus();
+  }
+
+  function openLocation() {
+    closePanels();
+    els.location.hidden = false;
+    $("location-address").focus();
+  }
+
+  function openFilePicker(camera) {
+    closePanels();
+    if (camera) els.file.setAttribute("capture", "environment");
+    else els.file.removeAttribute("capture");
+    els.file.value = "";
+    els.file.click();
+  }
+
+  function readAsBase64(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+  }
+
+  async function sendImage(file) {
+    if (!state.user) {
+      setStatus(T.pickUser);
+      return;
+    }
+    const row = userImage(URL.createObjectURL(file));
+    const content = await readAsBase64(file);
+    await sendEvent({
+      type: "message",
+      message: { type: "image" },
+      content_base64: content,
+      content_type: file.type || "image/jpeg",
+    }, row);
+  }
+
+  // -- users -----------------------------------------------------------------------------------
+
+  async function loadUsers() {
+    const data = await getJson(config.urls.users);
+    state.users = data.items || [];
+    renderUserOptions();
+  }
+
+  function renderUserOptions() {
+    const select = els.select;
+    const current = state.user || "";
+    select.replaceChildren(h("option", { value: "" }, select.dataset.emptyLabel));
+    for (const user of state.users) {
+      const label = user.followed ? user.displayName : `${user.displayName} (${T.blockedTag})`;
+      select.append(h("option", { value: user.userId }, label));
+    }
+    select.append(h("option", { value: "__new" }, select.dataset.newLabel));
+    select.value = state.users.some((u) => u.userId === current) ? current : "";
+    renderFollowState();
+  }
+
+  function currentUser() {
+    return state.users.find((u) => u.userId === state.user) || null;
+  }
+
+  function renderFollowState() {
+    const user = currentUser();
+    const disabled = !state.user;
+    els.follow.disabled = disabled;
+    els.unfollow.disabled = disabled;
+    if (!user) {
+      els.followState.textContent = "";
+      return;
+    }
+    els.followState.textContent = user.followed ? T.followed : T.notFollowed;
+    els.followState.classList.toggle("off", !user.followed);
+    els.follow.classList.toggle("primary", !user.followed);
+  }
+
+  async function registerUser(userId, displayName, followed) {
+    const body = { userId, language: "th" };
+    if (displayName) body.displayName = displayName;
+    if (followed !== undefined) body.followed = followed;
+    const result = await postJson(config.urls.users, body);
+    if (!result.ok) throw new Error(result.data.message || `HTTP ${result.status}`);
+    await loadUsers();
+  }
+
+  async function selectUser(userId) {
+    state.user = userId;
+    state.generation += 1;
+    state.after = 0;
+    closePanels();
+    hideQuickReplies();
+    els.log.replaceChildren();
+    delete els.log.dataset.user;
+    setStatus("");
+    localStorage.setItem(STORAGE_KEY, userId);
+    const url = new URL(window.location.href);
+    url.searchParams.set("user", userId);
+    window.history.replaceState(null, "", url);
+    renderUserOptions();
+    const generation = state.generation;
+    await loadHistory(generation);
+    if (generation === state.generation) els.log.dataset.user = userId; // loaded (tests wait on it)
+    schedule(0);
+  }
+
+  async function loadHistory(generation) {
+    let data;
+    try {
+      data = await getJson(`${config.urls.history}?user=${encodeURIComponent(state.user)}`);
+    } catch (_error) {
+      setStatus(T.pollFailed);
+      return;
+    }
+    if (generation !== state.generation) return;
+    for (const item of data.items || []) {
+      if (item.kind === "sent") appendSent(item);
+      else showPastEvent(item.event);
+    }
+    state.after = Math.max(state.after, data.last || 0);
+  }
+
+  /** A past event of the user, as the page showed it when it was sent. */
+  function showPastEvent(event) {
+    const when = new Date(event.timestamp || Date.now());
+    const message = event.message || {};
+    hideQuickReplies();
+    if (event.type === "message") {
+      if (message.type === "text") userText(message.text, when);
+      else if (message.type === "image") userImage(contentUrl(message.id), when);
+      else if (message.type === "location") userLocation(message, when);
+      else if (message.type === "sticker") userRow(placeholder("msg-sticker", T.sticker), when);
+      else userRow(placeholder("msg-unknown", `${T.unknownMessage} ${message.type}`), when);
+    } else if (event.type === "postback") {
+      const params = (event.postback && event.postback.params) || {};
+      const echo = echoOf(event.webhookEventId);
+      if (echo) userText(echo, when);
+      else if (params.date || params.time || params.datetime) {
+        note(`${T.notePicked}: ${params.date || params.time || params.datetime}`, "picked");
+      } else note(`${T.notePostback}: ${(event.postback && event.postback.data) || ""}`, "postback");
+    } else if (event.type === "follow") note(T.noteFollow);
+    else if (event.type === "unfollow") note(T.noteUnfollow);
+    else note(event.type);
+  }
+
+  async function sendFollow(follow) {
+    if (!state.user) return;
+    const row = note(follow ? T.noteFollow : T.noteUnfollow);
+    const event = await sendEvent({ type: follow ? "follow" : "unfollow" }, row);
+    if (event) await loadUsers();
+  }
+
+  // -- polling ---------------------------------------------------------------------------------
+
+  async function poll() {
+    if (!state.user || state.polling || document.visibilityState !== "visible") return;
+    state.polling = true;
+    const generation = state.generation;
+    try {
+      const url = `${config.urls.sent}?user=${encodeURIComponent(state.user)}&after=${state.after}`;
+      const data = await getJson(url);
+      if (generation !== state.generation) return;
+      for (const item of data.items || []) {
+        if (item.seq <= state.after) continue;
+        state.after = item.seq;
+        appendSent(item);
+      }
+      if (els.status.dataset.polling) {
+        setStatus("");
+        delete els.status.dataset.polling;
+      }
+    } catch (_error) {
+      setStatus(T.pollFailed);
+      els.status.dataset.polling = "1";
+    } finally {
+      state.polling = false;
+    }
+  }
+
+  /** Poll after `delay` ms and keep polling while the tab is visible. */
+  function schedule(delay) {
+    clearTimeout(state.timer);
+    state.timer = null;
+    if (!state.user || document.visibilityState !== "visible") return;
+    const next = delay !== undefined ? delay : Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS;
+    state.timer = setTimeout(async () => {
+      await poll();
+      schedule();
+    }, next);
+  }
+
+  /** Something was sent: poll quickly for a while, answers usually come within a second. */
+  function pollSoon() {
+    state.fastUntil = Date.now() + FAST_FOR_MS;
+    schedule(FAST_POLL_MS);
+  }
+
+  // -- wiring ----------------------------------------------------------------------------------
+
+  function wire() {
+    els.select.dataset.emptyLabel = els.select.options[0].textContent;
+    els.select.dataset.newLabel = els.select.options[els.select.options.length - 1].textContent;
+
+    els.select.addEventListener("change", () => {
+      const value = els.select.value;
+      if (value === "__new") {
+        els.newUser.hidden = false;
+        els.newUserName.focus();
+      } else if (value) {
+        els.newUser.hidden = true;
+        selectUser(value);
+      }
+    });
+
+    els.newUser.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const name = els.newUserName.value.trim() || T.newUserDefault;
+      const userId = newUserId();
+      try {
+        await registerUser(userId, name, false);
+      } catch (error) {
+        setStatus(`${T.sendFailed} (${error.message})`);
+        return;
+      }
+      els.newUser.hidden = true;
+      els.newUserName.value = "";
+      await selectUser(userId);
+      els.follow.focus();
+    });
+
+    for (const form of [els.newUser, els.picker, els.location]) {
+      form.querySelector("[data-close]").addEventListener("click", () => {
+        form.hidden = true;
+        if (form === els.newUser) renderUserOptions();
+        els.text.focus();
+      });
+    }
+
+    els.follow.addEventListener("click", () => sendFollow(true));
+    els.unfollow.addEventListener("click", () => sendFollow(false));
+
+    els.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = els.text.value;
+      if (!text.trim()) return;
+      if (!state.user) {
+        setStatus(T.pickUser);
+        els.select.focus();
+        return;
+      }
+      els.text.value = "";
+      sendText(text);
+      els.text.focus();
+    });
+
+    els.text.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        els.composer.requestSubmit();
+      }
+    });
+
+    els.picker.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const action = state.pickerAction;
+      const value = els.pickerInput.value;
+      if (!action || !value) return;
+      const params = action.mode === "datetime" ? { datetime: value.slice(0, 16) }
+        : action.mode === "time" ? { time: value.slice(0, 5) } : { date: value };
+      closePanels();
+      sendPostback(action.data || "", undefined, params);
+    });
+
+    els.location.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const address = $("location-address").value.trim();
+      const message = {
+        type: "location",
+        title: T.location,
+        address: address || undefined,
+        latitude: Number($("location-latitude").value),
+        longitude: Number($("location-longitude").value),
+      };
+      closePanels();
+      if (!state.user) {
+        setStatus(T.pickUser);
+        return;
+      }
+      const row = userLocation(message);
+      sendEvent({ type: "message", message }, row);
+    });
+
+    els.attach.addEventListener("click", () => openFilePicker(false));
+    els.shareLocation.addEventListener("click", openLocation);
+    els.file.addEventListener("change", () => {
+      const file = els.file.files && els.file.files[0];
+      if (file) sendImage(file);
+      els.file.value = "";
+    });
+
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") schedule(0);
+    });
+  }
+
+  async function start() {
+    wire();
+    try {
+      await loadUsers();
+    } catch (_error) {
+      setStatus(T.pollFailed);
+    }
+    // The user in the address, else the one chosen last time: a known user, or a well-formed
+    // id the emulator does not know yet (it is registered).
+    const known = (id) => state.users.some((u) => u.userId === id);
+    const usable = (id) => Boolean(id) && (known(id) || USER_ID.test(id));
+    const fromUrl = new URLSearchParams(window.location.search).get("user");
+    const stored = localStorage.getItem(STORAGE_KEY);
+    const userId = usable(fromUrl) ? fromUrl : usable(stored) ? stored : null;
+    if (!userId) {
+      setStatus(T.pickUser);
+      renderFollowState();
+      return;
+    }
+    if (!known(userId)) {
+      try {
+        await registerUser(userId);
+      } catch (error) {
+        setStatus(`${T.sendFailed} (${error.message})`);
+        return;
+      }
+    }
+    await selectUser(userId);
+  }
+
+  start();
+})();

@@ -1,0 +1,405 @@
+"""The emulator's chat page in a real browser: a person picks a user, types Thai, taps quick
+replies, picks dates, files and places, opens links, follows and blocks, and sees the bot's
+answers (replies, pushes, multicasts) arrive without a reload, each once.
+
+Every step goes through real signed webhook requests to the live app; the assertions look at
+the page and at what the app or the bot received. Screenshots go to the test's tmp folder, and
+to `$SAMOE_SCREENSHOTS` too when it is set (`SAMOE_SCREENSHOTS=docs python -m pytest
+tests/browser -k screenshots` refreshes docs/chat-page*.png).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import uuid
+import zlib
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from bot.extensions import db
+from bot.messages import text
+from bot.outbox import queue_multicast, queue_push
+from models import InboxEvent, LineUser
+from tests.browser.showcase import CARDS, SHOWCASE, Showcase
+from tests.support import ROOT, texts, wait_until
+
+THAI = re.compile(r"[\u0E00-\u0E7F]")
+CHAT = "/emulator/chat"
+STORAGE_KEY = "samoe.emulator.chat.user"
+DEMO_USERS = [
+    {"userId": "Ud0000000000000000000000000000001", "displayName": "สมศรี ใจดี (อสม.)"},
+    {"userId": "Ud0000000000000000000000000000002", "displayName": "ยายบัวผัน (ผู้ปกครอง)"},
+    {"userId": "Ud0000000000000000000000000000003", "displayName": "คุณวิชัย (เจ้าหน้าที่ สกร.)"},
+]
+
+
+def new_user_id() -> str:
+    return "U" + uuid.uuid4().hex
+
+
+def open_chat(page: Page, user: str) -> None:
+    """Open the chat as `user` and wait until the page has loaded that user's history."""
+    page.goto(f"{CHAT}?user={user}")
+    expect(page.locator("#log")).to_have_attribute("data-user", user)
+
+
+def say(page: Page, words: str) -> None:
+    box = page.get_by_label("ข้อความ", exact=True)
+    box.fill(words)
+    box.press("Enter")
+
+
+def bot_text(page: Page, words: str):
+    return page.locator(".row.bot .msg-text", has_text=words)
+
+
+def quick_reply(page: Page, label: str):
+    return page.locator("#quick-replies").get_by_text(label, exact=True)
+
+
+def screenshot(page: Page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / name))
+    folder = os.environ.get("SAMOE_SCREENSHOTS")
+    if folder:
+        target = Path(folder) if Path(folder).is_absolute() else ROOT / folder
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target / name))
+
+
+def tiny_png() -> bytes:
+    """An 8×8 orange PNG, made here (no image library needed)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"".join(b"\x00" + bytes([230, 120, 30]) * 8 for _ in range(8))
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def inbox_payloads(session, user: str) -> list[dict]:
+    rows = session.scalars(
+        sa.select(InboxEvent.payload).where(InboxEvent.user_key == user).order_by(InboxEvent.id)
+    ).all()
+    return [json.loads(row) for row in rows]
+
+
+@pytest.fixture
+def showcase(base_url, run_worker) -> Showcase:
+    """The test-only bot (quick replies of every kind, Flex, templates) on a running worker."""
+    bot = Showcase(link=base_url + "/healthz")
+    run_worker(bot.dispatcher)
+    return bot
+
+
+# -- with Samoe's own bot -------------------------------------------------------------------------
+
+
+def test_a_new_user_types_thai_and_sees_the_bots_answer(page, emulator, run_worker, session):
+    run_worker()
+    page.goto(CHAT)
+    expect(page.locator("#status")).to_contain_text("เลือกผู้ใช้")
+
+    page.get_by_label("ผู้ใช้", exact=True).select_option("__new")
+    page.get_by_label("ชื่อที่แสดงของผู้ใช้ใหม่").fill("ครูสมหญิง ทดสอบ")
+    page.get_by_role("button", name="สร้าง").click()
+
+    expect(page).to_have_url(re.compile(r"\?user=U[0-9a-f]{32}$"))
+    user = page.url.rsplit("user=", 1)[1]
+    expect(page.locator("#log")).to_have_attribute("data-user", user)
+    expect(page.get_by_label("ผู้ใช้", exact=True)).to_have_value(user)
+    listed = emulator.http.get(emulator.base + "/api/users", timeout=10).json()["items"]
+    registered = {u["userId"]: u for u in listed}
+    assert registered[user]["displayName"] == "ครูสมหญิง ทดสอบ"
+    assert page.evaluate(f"localStorage.getItem('{STORAGE_KEY}')") == user
+
+    say(page, "ฝนตกหนักที่บ้านค่ะ น้ำท่วมถนน")
+    expect(page.locator(".row.user .msg-user-text")).to_have_text(["ฝนตกหนักที่บ้านค่ะ น้ำท่วมถนน"])
+    expect(page.get_by_label("ข้อความ", exact=True)).to_have_value("")
+    expect(page.locator(".row.bot .msg-text").first).to_be_visible()
+
+    # What the page shows is exactly what Samoe sent, in Thai, through a signed webhook.
+    sent = texts(emulator.sent(user))
+    assert sent and all(THAI.search(t) for t in sent)
+    expect(page.locator(".row.bot .msg-text")).to_have_text(sent)
+    received = inbox_payloads(session, user)
+    assert [e["message"]["text"] for e in received if e["type"] == "message"] == [
+        "ฝนตกหนักที่บ้านค่ะ น้ำท่วมถนน"
+    ]
+
+
+def test_a_demo_user_follows_and_sees_the_greeting_then_blocks(
+    page, emulator, run_worker, session
+):
+    for user in DEMO_USERS:  # as `flask --app wsgi seed-demo` registers them
+        saved = emulator.http.post(emulator.base + "/api/users", json={**user, "followed": False},
+                                   timeout=10)
+        saved.raise_for_status()
+    run_worker()
+    volunteer = DEMO_USERS[0]["userId"]
+    page.goto(CHAT)
+    picker = page.get_by_label("ผู้ใช้", exact=True)
+    for user in DEMO_USERS:
+        expect(picker.locator("option", has_text=user["displayName"])).to_have_count(1)
+    picker.select_option(label="สมศรี ใจดี (อสม.) (บล็อก)")
+    expect(page).to_have_url(re.compile(f"user={volunteer}$"))
+
+    page.get_by_role("button", name="เพิ่มเพื่อน (follow)").click()
+    expect(page.locator(".row.note", has_text="เป็นเพื่อนแล้ว")).to_be_visible()
+    expect(page.locator(".row.bot .msg-text").first).to_be_visible()
+    greeting = texts(emulator.sent(volunteer))
+    assert greeting and THAI.search(greeting[0])
+    expect(page.locator(".row.bot .msg-text")).to_have_text(greeting)
+    expect(page.locator("#follow-state")).to_have_text("เป็นเพื่อนแล้ว")
+    is_followed = sa.select(LineUser.followed).where(LineUser.line_user_id == volunteer)
+    assert session.scalar(is_followed) is True
+
+    page.get_by_role("button", name="บล็อก (unfollow)").click()
+    expect(page.locator(".row.note", has_text="บล็อก เสมอ แล้ว")).to_be_visible()
+    expect(page.locator("#follow-state")).to_contain_text("บล็อก")
+    wait_until(lambda: session.scalar(is_followed) is False)
+    types = [e["type"] for e in inbox_payloads(session, volunteer)]
+    assert types == ["follow", "unfollow"]
+
+
+# -- with the test-only showcase bot -------------------------------------------------------------
+
+
+def test_screenshots_quick_replies_of_every_kind_and_a_flex_bubble(page, showcase, tmp_path):
+    user = new_user_id()
+    open_chat(page, user)
+    say(page, SHOWCASE)
+
+    bubble = page.locator(".msg-flex .flex-bubble")
+    expect(bubble).to_contain_text("น้องสมชาย")
+    expect(bubble.locator(".flex-header")).to_have_text("เลขที่เรื่อง KK-2569-00042")
+    expect(bubble.locator(".flex-hero .flex-image")).to_have_attribute("role", "img")
+    expect(bubble.locator(".flex-baseline")).to_have_count(2)
+    expect(bubble.locator(".flex-horizontal")).to_contain_text("2 ธ.ค. 2569")
+    expect(bubble.locator(".flex-separator")).to_have_count(1)
+    expect(bubble.get_by_role("button", name="ดูรายละเอียด")).to_be_visible()
+    expect(bubble.get_by_role("link", name="เปิดหน้าเว็บ")).to_be_visible()
+    expect(bot_text(page, "เลือกได้เลยค่ะ")).to_be_visible()
+
+    labels = ["แจ้งเด็ก", "ผู้ปกครอง", "เลือกวันเกิด", "เลือกเวลา", "นัดเยี่ยมบ้าน", "ถ่ายรูป",
+              "เลือกรูป", "ส่งตำแหน่ง", "เปิดลิงก์"]
+    expect(page.locator("#quick-replies > *")).to_have_text(labels)
+    font_ready = "document.fonts.check('16px \"Noto Sans Thai\"', 'ก')"
+    assert page.evaluate(font_ready) is True
+    screenshot(page, tmp_path, "chat-page.png")
+
+    # A phone 360 px wide: nothing sticks out sideways.
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+    # A message quick reply, reached with the keyboard: sends its text as the user's message.
+    quick_reply(page, "แจ้งเด็ก").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".row.user .msg-user-text").last).to_have_text("แจ้งเด็ก")
+    expect(page.locator("#quick-replies")).to_be_hidden()
+    expect(bot_text(page, "ได้รับข้อความ: แจ้งเด็ก")).to_be_visible()
+
+    # A postback quick reply: its displayText is the user's bubble, the bot gets the data.
+    say(page, SHOWCASE)
+    quick_reply(page, "ผู้ปกครอง").click()
+    expect(page.locator(".row.user .msg-user-text").last).to_have_text("ผู้ปกครอง")
+    expect(bot_text(page, "postback role=parent")).to_be_visible()
+    postback = showcase.of_type("postback")[-1]
+    assert postback["postback"] == {"data": "role=parent"}
+    assert postback["source"]["userId"] == user
+
+    # A Flex button with a postback action.
+    page.locator(".msg-flex").last.get_by_role("button", name="ดูรายละเอียด").click()
+    expect(page.locator(".row.user .msg-user-text").last).to_have_text("ดูรายละเอียดเรื่อง")
+    expect(bot_text(page, "postback case=42")).to_be_visible()
+    assert [m["text"] for m in showcase.messages("text")] == [SHOWCASE, "แจ้งเด็ก", SHOWCASE]
+
+
+def test_screenshots_carousel_templates_sticker_and_image(page, showcase, tmp_path):
+    open_chat(page, new_user_id())
+    say(page, CARDS)
+
+    carousel = page.locator(".msg-flex .flex-carousel")
+    expect(carousel.locator(".flex-bubble")).to_have_count(2)
+    expect(carousel).to_contain_text("ตำบลน้ำพอง")
+    expect(carousel).to_contain_text("ตำบลกุดน้ำใส")
+    buttons = page.locator(".msg-template").first
+    expect(buttons.locator(".template-title")).to_have_text("เมนู")
+    expect(buttons.get_by_role("link", name="คู่มือ")).to_have_attribute("target", "_blank")
+    confirm = page.locator(".msg-template .confirm")
+    expect(confirm).to_contain_text("ส่งเรื่องเลยไหมคะ")
+    expect(page.locator(".msg-sticker")).to_contain_text("สติกเกอร์")
+    expect(page.locator(".msg-image")).to_contain_text("รูปภาพ")
+    page.set_viewport_size({"width": 390, "height": 1280})  # the whole answer in one picture
+    expect(page.locator(".row.user .msg-user-text")).to_be_in_viewport()
+    screenshot(page, tmp_path, "chat-page-cards.png")
+
+    confirm.get_by_role("button", name="ส่ง", exact=True).click()
+    expect(page.locator(".row.user .msg-user-text").last).to_have_text("ส่ง")
+    expect(bot_text(page, "postback confirm=yes")).to_be_visible()
+
+    carousel.get_by_role("button", name="ดูเคส").first.click()
+    expect(bot_text(page, "ได้รับข้อความ: เคสน้ำพอง")).to_be_visible()
+    buttons.get_by_role("button", name="เคสของฉัน").click()
+    expect(bot_text(page, "ได้รับข้อความ: เคสของฉัน")).to_be_visible()
+
+
+def test_datetimepicker_quick_replies_send_the_date_time_and_datetime(page, showcase):
+    open_chat(page, new_user_id())
+
+    say(page, SHOWCASE)
+    quick_reply(page, "เลือกวันเกิด").click()
+    picked = page.get_by_label("เลือกวันเกิด")
+    expect(picked).to_have_attribute("type", "date")
+    expect(picked).to_have_value("2020-01-01")
+    expect(picked).to_have_attribute("min", "2000-01-01")
+    picked.fill("2019-08-13")
+    page.locator("#picker").get_by_role("button", name="ส่ง", exact=True).click()
+    expect(page.locator(".row.note", has_text="2019-08-13")).to_be_visible()
+    expect(bot_text(page, "postback ask=birth date=2019-08-13")).to_be_visible()
+    expect(page.locator("#picker")).to_be_hidden()
+
+    say(page, SHOWCASE)
+    quick_reply(page, "เลือกเวลา").click()
+    expect(page.get_by_label("เลือกเวลา")).to_have_attribute("type", "time")
+    page.get_by_label("เลือกเวลา").fill("08:30")
+    page.get_by_label("เลือกเวลา").press("Enter")
+    expect(bot_text(page, "postback ask=time time=08:30")).to_be_visible()
+
+    say(page, SHOWCASE)
+    quick_reply(page, "นัดเยี่ยมบ้าน").click()
+    expect(page.get_by_label("นัดเยี่ยมบ้าน")).to_have_attribute("type", "datetime-local")
+    page.get_by_label("นัดเยี่ยมบ้าน").fill("2026-12-02T10:15")
+    page.locator("#picker").get_by_role("button", name="ส่ง", exact=True).click()
+    expect(bot_text(page, "postback ask=visit datetime=2026-12-02T10:15")).to_be_visible()
+
+    assert [e["postback"] for e in showcase.of_type("postback")] == [
+        {"data": "ask=birth", "params": {"date": "2019-08-13"}},
+        {"data": "ask=time", "params": {"time": "08:30"}},
+        {"data": "ask=visit", "params": {"datetime": "2026-12-02T10:15"}},
+    ]
+
+
+def test_camera_camera_roll_and_location_send_messages(app, page, showcase, base_url):
+    user = new_user_id()
+    open_chat(page, user)
+    image = tiny_png()
+
+    say(page, SHOWCASE)
+    with page.expect_file_chooser() as chooser:
+        quick_reply(page, "ถ่ายรูป").click()
+    assert page.locator("#file-input").get_attribute("capture") == "environment"
+    chooser.value.set_files({"name": "visit.png", "mimeType": "image/png", "buffer": image})
+    expect(page.locator(".row.user img.thumb")).to_have_count(1)
+    expect(bot_text(page, "ได้รับรูปภาพแล้วค่ะ")).to_have_count(1)
+
+    say(page, SHOWCASE)
+    with page.expect_file_chooser() as chooser:
+        quick_reply(page, "เลือกรูป").click()
+    assert page.locator("#file-input").get_attribute("capture") is None
+    chooser.value.set_files({"name": "house.png", "mimeType": "image/png", "buffer": image})
+    expect(bot_text(page, "ได้รับรูปภาพแล้วค่ะ")).to_have_count(2)
+    expect(page.locator(".row.user img.thumb").last).to_have_js_property("complete", True)
+    assert page.locator(".row.user img.thumb").last.evaluate("img => img.naturalWidth") == 8
+
+    images = showcase.messages("image")
+    assert len(images) == 2 and all(m["contentProvider"] == {"type": "line"} for m in images)
+    token = app.config["LINE_CHANNEL_ACCESS_TOKEN"]
+    for message in images:  # the bot can fetch what the person picked, as from LINE
+        content = requests.get(f"{base_url}/emulator/v2/bot/message/{message['id']}/content",
+                               headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert content.status_code == 200
+        assert content.headers["Content-Type"] == "image/png"
+        assert content.content == image
+
+    say(page, SHOWCASE)
+    quick_reply(page, "ส่งตำแหน่ง").click()
+    page.get_by_label("ที่อยู่").fill("บ้านโนนสะอาด อ.น้ำพอง")
+    page.get_by_label("ละติจูด").fill("16.7056")
+    page.get_by_label("ลองจิจูด").fill("102.8519")
+    page.locator("#location").get_by_role("button", name="ส่งตำแหน่ง").click()
+    expect(page.locator(".row.user .location-card")).to_contain_text("บ้านโนนสะอาด อ.น้ำพอง")
+    expect(bot_text(page, "ได้รับตำแหน่งแล้วค่ะ 16.7056, 102.8519")).to_be_visible()
+    location = showcase.messages("location")[-1]
+    assert location["address"] == "บ้านโนนสะอาด อ.น้ำพอง"
+    assert (location["latitude"], location["longitude"]) == (16.7056, 102.8519)
+
+
+def test_uri_actions_open_a_new_tab(page, context, showcase, base_url):
+    open_chat(page, new_user_id())
+    say(page, SHOWCASE)
+    with context.expect_page() as opened:
+        quick_reply(page, "เปิดลิงก์").click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.url == base_url + "/healthz"
+    tab.close()
+    with context.expect_page() as opened:
+        page.locator(".msg-flex").get_by_role("link", name="เปิดหน้าเว็บ").click()
+    opened.value.wait_for_load_state()
+    assert opened.value.url == base_url + "/healthz"
+    # Opening a link sends nothing to the bot.
+    assert [e["type"] for e in showcase.received] == ["message"]
+
+
+def test_pushes_and_multicasts_arrive_without_a_reload_each_once(app, page, showcase):
+    user = new_user_id()
+    open_chat(page, user)
+    page.get_by_role("button", name="เพิ่มเพื่อน (follow)").click()
+    expect(bot_text(page, "สวัสดีค่ะ (showcase)")).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+
+    with app.app_context():
+        queue_push(db.session, user, [text("มีเรื่องใหม่ในตำบลของคุณค่ะ")])
+        db.session.commit()
+    expect(bot_text(page, "มีเรื่องใหม่ในตำบลของคุณค่ะ")).to_have_count(1)
+
+    with app.app_context():
+        queue_multicast(db.session, [user, new_user_id()], [text("ประกาศ: ประชุม อสม. พรุ่งนี้ค่ะ")])
+        db.session.commit()
+    expect(bot_text(page, "ประกาศ: ประชุม อสม. พรุ่งนี้ค่ะ")).to_have_count(1)
+
+    with app.app_context():
+        queue_push(db.session, user, [text("ข้อความที่สาม 🙂")])
+        db.session.commit()
+    expect(bot_text(page, "ข้อความที่สาม")).to_have_count(1)
+    # The later ones came in order after the earlier ones, which still show once.
+    expect(page.locator(".row.bot")).to_have_count(4)
+    endpoints = page.locator(".row.bot").evaluate_all("rows => rows.map(r => r.dataset.endpoint)")
+    assert endpoints == ["reply", "push", "multicast", "push"]
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_reload_shows_the_conversation_once_and_the_user_is_remembered(page, showcase):
+    user = new_user_id()
+    open_chat(page, user)
+    say(page, "สวัสดีค่ะ")
+    expect(bot_text(page, "ได้รับข้อความ: สวัสดีค่ะ")).to_be_visible()
+    say(page, SHOWCASE)
+    quick_reply(page, "ผู้ปกครอง").click()
+    expect(bot_text(page, "postback role=parent")).to_be_visible()
+
+    page.reload()
+    expect(page.locator("#log")).to_have_attribute("data-user", user)
+    expect(page.locator(".row.user .msg-user-text")).to_have_text(
+        ["สวัสดีค่ะ", SHOWCASE, "ผู้ปกครอง"]
+    )
+    expect(page.locator(".row.bot .msg-text")).to_have_text(
+        ["ได้รับข้อความ: สวัสดีค่ะ", "เลือกได้เลยค่ะ กดปุ่มด้านล่างนะคะ", "postback role=parent"]
+    )
+    expect(page.locator(".msg-flex")).to_have_count(1)
+    expect(page.locator("#quick-replies")).to_be_hidden()  # its message is no longer the last
+
+    page.goto(CHAT)  # no user in the address: the last one chosen
+    expect(page).to_have_url(re.compile(f"\\?user={user}$"))
+    expect(page.locator("#log")).to_have_attribute("data-user", user)
+    expect(page.locator(".row.bot .msg-text")).to_have_count(3)
