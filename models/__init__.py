@@ -1,6 +1,15 @@
 """SQLAlchemy 2 typed models of Samoe. Nothing else of the project is imported here."""
 
 from models.base import Base, UTCDateTime, utcnow
+from models.case import (
+    AnonymousReport,
+    Case,
+    CaseCounter,
+    CasePhoto,
+    Consent,
+    LinkCode,
+    TimelineEntry,
+)
 from models.conversation import ConversationState
 from models.inbox import InboxEvent, InboxLease
 from models.invitation import Invitation
@@ -10,15 +19,22 @@ from models.reference import Agency, Area
 
 __all__ = [
     "Agency",
+    "AnonymousReport",
     "Area",
     "Base",
+    "Case",
+    "CaseCounter",
+    "CasePhoto",
+    "Consent",
     "ConversationState",
     "InboxEvent",
     "InboxLease",
     "Invitation",
     "LineUser",
+    "LinkCode",
     "OutboxMessage",
     "ServiceState",
+    "TimelineEntry",
     "UTCDateTime",
     "utcnow",
 ]

@@ -24,13 +24,20 @@ from bot.extensions import db
 from bot.i18n import compile_catalogs
 from bot.worker import Worker
 from models import (
+    AnonymousReport,
+    Case,
+    CaseCounter,
+    CasePhoto,
+    Consent,
     ConversationState,
     InboxEvent,
     InboxLease,
     Invitation,
     LineUser,
+    LinkCode,
     OutboxMessage,
     ServiceState,
+    TimelineEntry,
 )
 from tests.support import Emulator
 
@@ -120,7 +127,8 @@ def app(live):
     """The live app, with every table emptied and the emulator reset before the test."""
     with live.app_context():
         for model in (OutboxMessage, InboxLease, InboxEvent, ConversationState, Invitation,
-                      LineUser, ServiceState):
+                      LinkCode, TimelineEntry, Consent, CasePhoto, Case, AnonymousReport,
+                      CaseCounter, LineUser, ServiceState):
             db.session.execute(sa.delete(model))
         db.session.commit()
         db.session.remove()

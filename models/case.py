@@ -1,0 +1,188 @@
+"""Cases: a child reported for help, with the guardian's consent, photos, a timeline, parent
+link codes; plus anonymous counts (reports without consent) and the per-year reference counter.
+
+Codes (target groups, stages, situations, ...) are the ones of DESIGN.md §7; they are listed
+and checked in services.cases, not here. JSON lists and objects are stored as text (the same on
+SQLite and PostgreSQL) and read back as Python lists and dicts; a list column is mutable in
+place (`case.situations.append(...)` is saved), a timeline entry's `detail` is not (assign it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import sqlalchemy as sa
+from sqlalchemy.ext.mutable import MutableList
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+from models.inbox import BigId
+
+
+class JSONText(sa.types.TypeDecorator):
+    """A JSON value stored as text (compact, UTF-8 kept readable)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return json.loads(value)
+
+
+JSONList = MutableList.as_mutable(JSONText())
+
+
+class Case(Base):
+    """A child reported for help: who, where, why, which stage, and which agency owns it."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_subdistrict_stage", "subdistrict_code", "stage"),
+        sa.Index("ix_cases_owner_queue", "owner_agency_code", "owner_area_code", "stage"),
+        sa.Index("ix_cases_reporter_created", "reporter_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)  # KK-2569-00042
+    # the reporting draft's key: a second confirm of the same draft finds this case
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    target_group: Mapped[str] = mapped_column(sa.String(20))  # early_childhood | out_of_school
+    # the child
+    child_name: Mapped[str] = mapped_column(sa.String(200))
+    child_name_norm: Mapped[str] = mapped_column(sa.String(200), index=True)
+    sex: Mapped[str | None] = mapped_column(sa.String(8))  # male | female
+    birth_date: Mapped[dt.date | None]
+    birth_precision: Mapped[str | None] = mapped_column(sa.String(8))  # day|month|year|age
+    id_kind: Mapped[str] = mapped_column(sa.String(12), default="none")  # citizen_id|g_code|none
+    id_number: Mapped[str | None] = mapped_column(sa.String(20))  # to be encrypted (privacy)
+    id_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # keyed HMAC-SHA256
+    # the guardian
+    guardian_name: Mapped[str | None] = mapped_column(sa.String(200))
+    guardian_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    guardian_relation: Mapped[str | None] = mapped_column(sa.String(40))
+    # where the child lives
+    village: Mapped[str | None] = mapped_column(sa.String(200))
+    village_no: Mapped[int | None]
+    subdistrict_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"))
+    district_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"))
+    situations: Mapped[list[str]] = mapped_column(JSONList, default=list)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    location_address: Mapped[str | None] = mapped_column(sa.String(500))
+    # workflow and ownership
+    stage: Mapped[str] = mapped_column(sa.String(16), default="received")
+    owner_agency_code: Mapped[str] = mapped_column(sa.ForeignKey("agencies.code"))
+    owner_area_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"))
+    reporter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("line_users.id"))
+    self_reported: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    photos: Mapped[list[CasePhoto]] = relationship(
+        back_populates="case", order_by="CasePhoto.id", cascade="all, delete-orphan")
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="case", order_by="Consent.id", cascade="all, delete-orphan")
+    timeline: Mapped[list[TimelineEntry]] = relationship(
+        back_populates="case", order_by=lambda: (TimelineEntry.at, TimelineEntry.id),
+        cascade="all, delete-orphan")
+
+
+class CasePhoto(Base):
+    """A photo of the child, copied from LINE into the database (LINE deletes its copy)."""
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    size: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="photos")
+
+
+class Consent(Base):
+    """The guardian's consent as data: who, for which purposes, under which statement, when."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    guardian_name: Mapped[str | None] = mapped_column(sa.String(200))
+    # share_with_agencies | photo | follow_up_contact
+    purposes: Mapped[list[str]] = mapped_column(JSONList, default=list)
+    statement_version: Mapped[str] = mapped_column(sa.String(20))
+    channel: Mapped[str] = mapped_column(sa.String(20))  # line_volunteer | line_parent | ...
+    recorded_by: Mapped[str | None] = mapped_column(sa.String(64))  # a LINE user id
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[dt.datetime | None]
+
+    case: Mapped[Case] = relationship(back_populates="consents")
+
+
+class TimelineEntry(Base):
+    """One event in a case's life. Entries that are not `public` are never shown to parents."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (sa.Index("ix_timeline_entries_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    # created | duplicate_report | verified | referred | accepted | declined | service | visit
+    # | appointment | status | note | consent | link_code
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    actor: Mapped[str | None] = mapped_column(sa.String(64))  # LINE user id or officer username
+    public: Mapped[bool] = mapped_column(default=False)
+    detail: Mapped[dict] = mapped_column(JSONText, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="timeline")
+
+
+class AnonymousReport(Base):
+    """A report made without the guardian's consent: counted, nothing about the child kept.
+
+    `submission_key` is the reporting draft's random key, kept only so that a double-tapped
+    confirm counts once; it says nothing about the child or the reporter."""
+
+    __tablename__ = "anonymous_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subdistrict_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"), index=True)
+    target_group: Mapped[str] = mapped_column(sa.String(20))
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CaseCounter(Base):
+    """The last reference number given in a Buddhist-era year."""
+
+    __tablename__ = "case_counters"
+
+    year_be: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class LinkCode(Base):
+    """A single-use, expiring 6-digit code a parent types to link LINE to a case (hash only)."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64))  # LINE user id or officer username
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by: Mapped[str | None] = mapped_column(sa.String(64))
