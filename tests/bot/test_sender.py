@@ -11,7 +11,7 @@ from bot.messages import text
 from bot.outbox import queue_multicast, queue_push
 from bot.sender import HOLD_KEY
 from models import LineUser, OutboxMessage, ServiceState, utcnow
-from tests.support import texts
+from tests.support import texts, wait_until
 
 USER = "U" + "3" * 32
 NOT_UNDERSTOOD_TH = "ขอโทษค่ะ ยังไม่เข้าใจข้อความนี้"
@@ -126,6 +126,9 @@ def test_a_push_timeout_is_retried_with_the_same_key(emulator, worker, session):
     worker.burst()
     assert len(emulator.sent(USER)) == 1
     assert outbox(session)[0].status == OutboxMessage.SENT
+    # the first call is still sleeping in the emulator: let it finish inside this test
+    wait_until(lambda: len(emulator.requests("push")) == 2)
+    assert [c["status"] for c in emulator.requests("push")] == [409, 200]
 
 
 def test_rate_limit_429_is_retried(emulator, worker, session):
