@@ -231,6 +231,11 @@ def next_reference(session: Session, now: dt.datetime | None = None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+#: Longest text accepted per field (the columns' sizes; the chat flows refuse longer answers).
+_LIMITS = {"child_name": 200, "guardian_name": 200, "guardian_phone": 20,
+           "guardian_relation": 40, "village": 200, "submission_key": 64}
+
+
 def _validate(draft: CaseDraft) -> None:
     if draft.target_group not in TARGET_GROUPS:
         raise CaseError("unknown_group", repr(draft.target_group))
@@ -245,6 +250,13 @@ def _validate(draft: CaseDraft) -> None:
     unknown = [code for code in draft.situations if code not in SITUATIONS]
     if unknown:
         raise CaseError("unknown_situation", ", ".join(map(repr, unknown)))
+    for name, limit in _LIMITS.items():
+        value = getattr(draft, name)
+        if value is not None and len(str(value).strip()) > limit:
+            raise CaseError("too_long", name)
+    number = normalise_id(draft.id_kind, draft.id_number)
+    if number is not None and len(number) > 20:
+        raise CaseError("too_long", "id_number")
 
 
 def find_duplicate(session: Session, secret: str, draft: CaseDraft) -> Case | None:
@@ -283,7 +295,7 @@ def _purposes(draft: CaseDraft) -> list[str]:
 def _consent(draft: CaseDraft, reporter: LineUser, self_reported: bool,
              now: dt.datetime) -> Consent:
     return Consent(
-        guardian_name=draft.guardian_name, purposes=_purposes(draft),
+        guardian_name=_clean(draft.guardian_name), purposes=_purposes(draft),
         statement_version=draft.statement_version,
         channel="line_parent" if self_reported else "line_volunteer",
         recorded_by=reporter.line_user_id, recorded_at=now)
@@ -293,7 +305,7 @@ def _photo(draft: CaseDraft, now: dt.datetime) -> CasePhoto | None:
     if not draft.photo:
         return None
     content_type, data = draft.photo
-    return CasePhoto(content_type=content_type or "application/octet-stream", data=data,
+    return CasePhoto(content_type=(content_type or "application/octet-stream")[:100], data=data,
                      size=len(data), created_at=now)
 
 
@@ -366,7 +378,7 @@ def _create(session: Session, secret: str, reporter: LineUser, draft: CaseDraft,
         subdistrict_code=subdistrict.code, district_code=subdistrict.parent_code,
         situations=list(dict.fromkeys(draft.situations)), note=_clean(draft.note),
         latitude=draft.latitude, longitude=draft.longitude,
-        location_address=_clean(draft.location_address),
+        location_address=_clean(draft.location_address, 500),
         stage="received", owner_agency_code=agency, owner_area_code=area,
         reporter_id=reporter.id, self_reported=self_reported, created_at=now, updated_at=now,
     )
@@ -399,7 +411,7 @@ def _add_to_existing(session: Session, secret: str, case: Case, reporter: LineUs
         "guardian_phone": draft.guardian_phone or None,
         "guardian_relation": draft.guardian_relation or None, "village": _clean(draft.village),
         "village_no": _village_no(draft.village_no),
-        "location_address": _clean(draft.location_address),
+        "location_address": _clean(draft.location_address, 500),
     }
     for name in _FILLABLE:
         if getattr(case, name) is None and values[name] is not None:
@@ -438,10 +450,10 @@ def _add_to_existing(session: Session, secret: str, case: Case, reporter: LineUs
     session.flush()
 
 
-def _clean(text: str | None) -> str | None:
+def _clean(text: str | None, limit: int | None = None) -> str | None:
     if text is None:
         return None
-    text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH).strip()
+    text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH).strip()[:limit]
     return text or None
 
 

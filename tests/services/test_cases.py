@@ -397,7 +397,9 @@ def test_a_draft_with_unknown_codes_is_refused(app, volunteer):
     with app.app_context():
         reporter = db.session.get(LineUser, volunteer)
         for draft in (_draft(situations=["hungry"]), _draft(target_group="adults"),
-                      _draft(subdistrict_code="4007"), _draft(sex="x"), _draft(child_name=" ")):
+                      _draft(subdistrict_code="4007"), _draft(sex="x"), _draft(child_name=" "),
+                      _draft(child_name="ก" * 201), _draft(guardian_phone="0" * 21),
+                      _draft(id_kind="citizen_id", id_number="1" * 21)):
             with pytest.raises(cases.CaseError):
                 cases.submit_report(db.session, _secret(app), reporter, draft, now=NOW)
         db.session.rollback()
