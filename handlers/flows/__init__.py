@@ -7,7 +7,9 @@ from bot.conversation import Engine
 
 def register(engine: Engine) -> None:
     """Register every flow and intent handler."""
-    from handlers.flows import registration, start
+    from handlers.flows import my_cases, registration, report, start
 
     start.register(engine)
     registration.register(engine)
+    report.register(engine)
+    my_cases.register(engine)

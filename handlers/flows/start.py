@@ -41,8 +41,12 @@ def show_menu(ctx: EventContext) -> None:
     if role not in ("volunteer", "officer"):
         ctx.reply(role_question())
         return
-    items = action_items("menu", [Choice("language", _l("Language"))])
-    ctx.reply(text(_("What would you like to do? More services are coming soon."), items))
+    choices = [Choice("language", _l("Language"))]
+    if role == "volunteer":
+        choices = [Choice("report", _l("Report a child")),
+                   Choice("my_cases", _l("My cases")), *choices]
+    items = action_items("menu", choices)
+    ctx.reply(text(_("What would you like to do?"), items))
 
 
 def register(engine: Engine) -> None:
@@ -84,8 +88,11 @@ def register(engine: Engine) -> None:
 
     @engine.on_postback("menu")
     def on_menu_button(ctx, turn: Turn, intent) -> None:
-        if turn.data.get("v") == "language":
-            on_language(ctx, turn, Intent("language"))
+        """A menu button: the same as typing its intent."""
+        name = turn.data.get("v", "")
+        handler = engine.intents.get(name)
+        if handler is not None:
+            handler(ctx, turn, Intent(name))
 
     def fallback(ctx, turn: Turn, intent) -> None:
         if turn.kind == "text" and turn.text.strip():

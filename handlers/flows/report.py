@@ -1,0 +1,524 @@
+"""Reporting a child (volunteers): twelve questions, a summary card, and the case created.
+
+Steps: group, name, sex, birth date or age, identity number, guardian's name and phone,
+relation, address, situations (several), photo or location, note, consent; then the summary
+with confirm / edit a field / cancel. A confirm tapped twice creates one case (the draft's
+submission key); a report without the guardian's consent keeps only an anonymous count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from bot.conversation import (
+    BANGKOK,
+    RETURN_TO,
+    Choice,
+    ChoiceStep,
+    Engine,
+    Flow,
+    Reask,
+    Step,
+    TextStep,
+    Turn,
+    choice_items,
+    postback_action,
+)
+from bot.dispatch import EventContext
+from bot.flex import bubble, flex, postback_button
+from bot.messages import text
+from bot.thai_text import (
+    DONE_WORDS,
+    clean,
+    is_none_answer,
+    parse_birth,
+    parse_citizen_id,
+    parse_phone,
+    parse_village,
+    thai_date,
+)
+from models import Area, Case, utcnow
+from services import cases
+
+STATEMENT_VERSION = "2026-11-v1"
+NAME_MAX = 120
+NOTE_MAX = 1000
+SKIP = Choice("__skip__", _l("None / don't know"))
+
+GROUPS = [
+    Choice("early_childhood", _l("Young child 0-6")),
+    Choice("out_of_school", _l("Not in school 6-24")),
+]
+SEXES = [Choice("male", _l("Boy")), Choice("female", _l("Girl"))]
+RELATIONS = [
+    Choice("father", _l("Father")), Choice("mother", _l("Mother")),
+    Choice("grandparent", _l("Grandparent")), Choice("relative", _l("Relative")),
+    Choice("other", _l("Other")),
+]
+SITUATIONS = [
+    Choice("poverty", _l("Family in hardship")),
+    Choice("disability", _l("Disability")),
+    Choice("no_birth_registration", _l("No birth record")),
+    Choice("never_enrolled", _l("Never went to school")),
+    Choice("dropped_out", _l("Left school")),
+    Choice("family_breakdown", _l("Parents apart/away")),
+    Choice("health", _l("Health problem")),
+    Choice("migrant", _l("Migrant family")),
+    Choice("other", _l("Other")),
+]
+CONSENT = [
+    Choice("yes", _l("Consent")), Choice("no", _l("No consent")),
+    Choice("read", _l("Read the details")),
+]
+SUMMARY_FIELDS = [
+    ("child_name", _l("Name")), ("birth", _l("Birth date")), ("id", _l("ID number")),
+    ("guardian", _l("Guardian")), ("address", _l("Address")),
+    ("situations", _l("Situation")), ("note", _l("Note")),
+]
+BIRTH_HINTS = {
+    "future_date": _l("This date is in the future. Please check the year (Buddhist era), "
+                      "e.g. 13/8/2562."),
+    "no_such_day": _l("This date does not exist. Please check the day and month, "
+                      "e.g. 13/8/2562."),
+    "ambiguous_year": _l("Is the year Buddhist era or Christian era? Please type the full "
+                         "year, e.g. 13/8/2562."),
+}
+ID_HINTS = {
+    "bad_checksum": _l("This 13-digit ID number is not right. Compare it with the birth "
+                       "certificate or house registration, or tap \"None / don't know\"."),
+}
+
+
+def label_of(choices: list[Choice], value: str | None) -> str:
+    """The label of a choice value (empty when unknown)."""
+    return next((str(c.label) for c in choices if c.value == value), "")
+
+
+def today() -> dt.date:
+    return utcnow().astimezone(BANGKOK).date()
+
+
+def first_name(full: str) -> str:
+    return (full or "").split(" ")[0]
+
+
+# -- readers -----------------------------------------------------------------------------------
+
+def read_child_name(ctx, draft, typed: str):
+    name = re.sub(r"\s+", " ", typed).strip()
+    if not 1 <= len(name) <= NAME_MAX or not re.search(r"[^\W\d_]", name):
+        return None, _("Please type the child's name (a first name or a nickname is fine).")
+    return name, None
+
+
+def read_id(ctx, draft, typed: str):
+    result = parse_citizen_id(typed)
+    if result.ok:
+        return {"kind": result.kind, "value": result.value}, None
+    return None, str(ID_HINTS.get(result.reason, _l(
+        "Please type the 13-digit ID number, a G code (G and 12 digits), or tap "
+        "\"None / don't know\".")))
+
+
+def read_guardian(ctx, draft, typed: str):
+    """The guardian's name followed by a phone number (the phone may be left out)."""
+    cleaned = re.sub(r"\s+", " ", typed).strip()
+    digit = r"[\d\u0e50-\u0e59]"
+    match = re.search(rf"(\+?{digit}[{digit[1:-1]} \-.]*{digit})\s*$", cleaned)
+    if match and len(re.findall(digit, match.group(1))) < 3:
+        match = None  # a house number or the like, not a phone
+    phone = None
+    name = cleaned
+    if match:
+        result = parse_phone(match.group(1))
+        if not result.ok:
+            return None, _("This phone number is not right. Type the name and then the number, "
+                           "e.g. Buaphan Jaidee 081-234-5678.")
+        phone = result.value
+        name = cleaned[:match.start()].strip()
+    if not 2 <= len(name) <= NAME_MAX or not re.search(r"[^\W\d_]", name):
+        return None, _("Please type the guardian's name and then the phone number, "
+                       "e.g. Buaphan Jaidee 081-234-5678.")
+    return {"name": name, "phone": phone}, None
+
+
+def read_note(ctx, draft, typed: str):
+    note = typed.strip()
+    if clean(note) == clean(str(SKIP.label)) or is_none_answer(note):
+        return "", None
+    return note[:NOTE_MAX], None
+
+
+# -- steps with their own reading ----------------------------------------------------------------
+
+class BirthStep(Step):
+    """Birth date or age: typed in any common form, or picked with the date picker."""
+
+    name = "birth"
+
+    def prompt(self, ctx, draft):
+        picker = {"type": "action", "action": {
+            "type": "datetimepicker", "label": str(_l("Pick a date"))[:20],
+            "data": urlencode({"step": self.name, "v": "picked"}), "mode": "date",
+            "max": today().isoformat(), "min": "1995-01-01"}}
+        return [text(_("When was the child born? Type day/month/Buddhist year, e.g. 13/8/2562, "
+                       "or tap \"Pick a date\". If you don't know, type the age, e.g. 3 years "
+                       "or 15 years."), [picker])]
+
+    def take(self, ctx, draft, turn: Turn):
+        if turn.choice(self.name) == "picked" and turn.params.get("date"):
+            result = parse_birth(turn.params["date"], today())
+        elif turn.kind == "text":
+            result = parse_birth(turn.text, today())
+        else:
+            return Reask([text(_("Please type the birth date or the age."))])
+        if not result.ok:
+            hint = BIRTH_HINTS.get(result.reason, _l(
+                "I can't read this birth date yet. Try 13/8/2562 or tap \"Pick a date\"."))
+            return Reask([text(str(hint))])
+        problem = cases.check_age(draft["group"], result.birth_date, today())
+        if problem is not None:
+            low, high = cases.AGE_RANGES[draft["group"]]
+            return Reask([text(_("This age does not fit the group %(group)s (%(low)s-%(high)s "
+                                 "years). Check the date, or type \"back\" to change the "
+                                 "group.", group=label_of(GROUPS, draft["group"]),
+                                 low=low, high=high))])
+        draft["birth_date"] = result.birth_date.isoformat()
+        draft["birth_precision"] = result.precision
+        return None
+
+
+class AddressStep(Step):
+    """Where the child lives: the volunteer's own village (one tap), or typed."""
+
+    name = "address"
+
+    def prompt(self, ctx, draft):
+        items = choice_items(self.name, [Choice("mine", _l("Same village as me"))])
+        return [text(_("Where does the child live? Tap \"Same village as me\", or type the "
+                       "village and its number, e.g. Ban Nong Waeng Moo 3."), items)]
+
+    def take(self, ctx, draft, turn: Turn):
+        user = ctx.user
+        if turn.choice(self.name) == "mine" or clean(turn.text) == clean(
+                str(_l("Same village as me"))):
+            draft.update(village=user.village, village_no=user.village_no,
+                         subdistrict=user.subdistrict_code)
+            return None
+        if turn.kind != "text":
+            return Reask([text(_("Please type the village, e.g. Ban Nong Waeng Moo 3."))])
+        found = parse_village(turn.text)
+        if found is None:
+            return Reask([text(_("Please type the village and its number, "
+                                 "e.g. Ban Nong Waeng Moo 3."))])
+        village, number = found
+        draft.update(village=village[:120], village_no=number,
+                     subdistrict=user.subdistrict_code)
+        return None
+
+
+class SituationStep(Step):
+    """Several situation flags: each tap adds one, "Done" goes on."""
+
+    name = "situations"
+
+    def prompt(self, ctx, draft):
+        chosen = draft.get("situations", [])
+        left = [c for c in SITUATIONS if c.value not in chosen]
+        done = [Choice("__done__", _l("Done"))] if chosen else []
+        items = choice_items(self.name, left + done)
+        if chosen:
+            question = _("Chosen: %(list)s. Anything else? Tap \"Done\" when finished.",
+                         list=", ".join(label_of(SITUATIONS, c) for c in chosen))
+        else:
+            question = _("What is the child's situation? Choose one, then add more if needed.")
+        return [text(question, items)]
+
+    def claims(self, turn: Turn) -> bool:
+        return turn.cleaned in DONE_WORDS  # "enough" here means done, not cancel
+
+    def take(self, ctx, draft, turn: Turn):
+        value = turn.choice(self.name)
+        if value is None and turn.kind == "text":
+            value = next((c.value for c in SITUATIONS + [Choice("__done__", _l("Done"))]
+                          if clean(str(c.label)) == turn.cleaned), None)
+            if turn.cleaned in DONE_WORDS:
+                value = "__done__"
+        chosen = draft.setdefault("situations", [])
+        if value == "__done__" and chosen:
+            return None
+        if value in {c.value for c in SITUATIONS}:
+            if value not in chosen:
+                chosen.append(value)
+            return Reask(self.prompt(ctx, draft))
+        return Reask([text(_("Please choose from the buttons below."))])
+
+
+class ExtrasStep(Step):
+    """An optional photo or location of the child's home."""
+
+    name = "extras"
+
+    def prompt(self, ctx, draft):
+        items = [
+            {"type": "action", "action": {"type": "camera", "label": str(_l("Take a photo"))}},
+            {"type": "action", "action": {"type": "cameraRoll",
+                                          "label": str(_l("Choose a photo"))}},
+            {"type": "action", "action": {"type": "location",
+                                          "label": str(_l("Send location"))}},
+            postback_action(self.name, "__skip__", str(_l("Skip"))),
+        ]
+        return [text(_("Would you like to add a photo of the child or the home's location? "
+                       "Only with the guardian's permission. Tap \"Skip\" if not."), items)]
+
+    def take(self, ctx, draft, turn: Turn):
+        if turn.kind == "image":
+            draft["photo_message_id"] = turn.message_id
+            return None
+        if turn.kind == "location":
+            draft["location"] = turn.location
+            return None
+        if turn.choice(self.name) == "__skip__" or turn.cleaned == clean(str(_l("Skip"))) \
+                or is_none_answer(turn.text):
+            return None
+        return Reask([text(_("Send a photo or a location, or tap \"Skip\"."))])
+
+
+class ConsentStep(ChoiceStep):
+    """The guardian's consent, read aloud by the volunteer; details on request."""
+
+    def __init__(self):
+        super().__init__("consent", "", CONSENT, "consent")
+
+    def prompt(self, ctx, draft, page: int = 0):
+        items = choice_items(self.name, CONSENT)
+        return [text(_("(Volunteer, please read this to the guardian first.) Samoe shares the "
+                       "child's information only with the agencies that help children in "
+                       "Khon Kaen province, so that the child can learn and get help. Does the "
+                       "guardian agree?"), items)]
+
+    def take(self, ctx, draft, turn):
+        outcome = super().take(ctx, draft, turn)
+        if draft.get("consent") == "read":
+            draft.pop("consent")
+            return Reask([text(_("Details: the child's name, age, address, situation and photo "
+                                 "are seen only by officers of the agencies that help the child "
+                                 "(education, health, social development, local government, "
+                                 "learning promotion). They are used to help the child and to "
+                                 "follow up, never sold or published. The guardian can ask to "
+                                 "see, correct or delete them, or withdraw consent, at any "
+                                 "time.")), *self.prompt(ctx, draft)])
+        return outcome
+
+
+class SummaryStep(Step):
+    """The summary card: confirm, edit a field, or cancel."""
+
+    name = "summary"
+
+    def prompt(self, ctx, draft):
+        birth = dt.date.fromisoformat(draft["birth_date"])
+        precision = draft.get("birth_precision")
+        born = thai_date(birth, None if precision == "age" else precision)
+        if precision == "age":
+            born = _("about %(date)s (from the age)", date=born)
+        guardian = draft.get("guardian") or {}
+        rows = [
+            (str(_l("Group")), label_of(GROUPS, draft.get("group"))),
+            (str(_l("Name")), draft.get("child_name", "")),
+            (str(_l("Sex")), label_of(SEXES, draft.get("sex"))),
+            (str(_l("Birth date")), born),
+            (str(_l("ID number")), _id_text(draft.get("id"))),
+            (str(_l("Guardian")), " ".join(filter(None, [
+                guardian.get("name"), guardian.get("phone"),
+                f"({label_of(RELATIONS, draft.get('relation'))})"]))),
+            (str(_l("Address")), _address_text(ctx, draft)),
+            (str(_l("Situation")), ", ".join(label_of(SITUATIONS, s)
+                                             for s in draft.get("situations", []))),
+            (str(_l("Photo/location")), _extras_text(draft)),
+            (str(_l("Note")), draft.get("note") or "-"),
+            (str(_l("Consent")), label_of(CONSENT, draft.get("consent"))),
+        ]
+        key = draft["submission_key"]
+        buttons = [
+            postback_button(str(_l("Send report")), urlencode(
+                {"step": self.name, "v": "confirm", "a": "report_sent", "k": key}),
+                primary=True),
+            postback_button(str(_l("Edit a field")), urlencode({"step": self.name, "v": "edit"})),
+            postback_button(str(_l("Cancel")), urlencode({"step": self.name, "v": "cancel"})),
+        ]
+        title = _("Report on %(name)s", name=first_name(draft.get("child_name", "")))
+        card = bubble(title, rows, buttons, subtitle=_("Please check before sending"))
+        alt = title + "\n" + "\n".join(f"{label}: {value}" for label, value in rows)
+        return [flex(alt, card)]
+
+    def take(self, ctx, draft, turn: Turn):
+        value = turn.choice(self.name)
+        typed = turn.cleaned
+        if value is None and typed == clean(str(_l("Send report"))):
+            value = "confirm"
+        if value == "confirm":
+            return None  # END: the flow's finish sends the report
+        if value == "edit" or typed == clean(str(_l("Edit a field"))):
+            items = [postback_action(self.name, f"edit:{field}", str(label))
+                     for field, label in SUMMARY_FIELDS]
+            return Reask([text(_("Which field would you like to change?"), items)])
+        if value and value.startswith("edit:"):
+            field_name = value.split(":", 1)[1]
+            step = EDIT_STEPS.get(field_name)
+            if step is None:
+                return Reask([text(_("Please choose from the buttons below."))])
+            draft[RETURN_TO] = self.name
+            return step
+        if value == "cancel":
+            return "__cancel__"
+        return Reask([text(_("Tap \"Send report\" to send, or \"Edit a field\"."))])
+
+
+EDIT_STEPS = {"child_name": "child_name", "birth": "birth", "id": "id", "guardian": "guardian",
+              "address": "address", "situations": "situations", "note": "note"}
+
+
+def _id_text(value: dict | None) -> str:
+    if not value or value.get("kind") == "none":
+        return str(_l("None / don't know"))
+    number = value.get("value") or ""
+    return "•" * (len(number) - 4) + number[-4:]  # only the last four digits on a phone
+
+
+def _address_text(ctx, draft) -> str:
+    place = ctx.session.get(Area, draft.get("subdistrict") or "")
+    return _("%(village)s Moo %(no)s, Tambon %(subdistrict)s", village=draft.get("village", ""),
+             no=draft.get("village_no", ""), subdistrict=place.name_th if place else "")
+
+
+def _extras_text(draft) -> str:
+    if draft.get("photo_message_id"):
+        return str(_l("Photo attached"))
+    if draft.get("location"):
+        return str(_l("Location attached"))
+    return "-"
+
+
+def start_report(ctx, draft: dict) -> None:
+    draft["submission_key"] = uuid.uuid4().hex
+
+
+def finish_report(ctx: EventContext, draft: dict) -> None:
+    """Create the case (or count it anonymously) and tell the volunteer what happens next."""
+    photo = None
+    if draft.get("photo_message_id") and draft.get("consent") == "yes" and ctx.line:
+        photo = ctx.line.get_content(draft["photo_message_id"])
+    guardian = draft.get("guardian") or {}
+    location = draft.get("location") or {}
+    identity = draft.get("id") or {"kind": "none", "value": None}
+    report = cases.CaseDraft(
+        target_group=draft["group"], child_name=draft["child_name"], sex=draft.get("sex"),
+        birth_date=dt.date.fromisoformat(draft["birth_date"]),
+        birth_precision=draft.get("birth_precision") or "day",
+        id_kind=identity["kind"], id_number=identity.get("value"),
+        guardian_name=guardian.get("name"), guardian_phone=guardian.get("phone"),
+        guardian_relation=draft.get("relation"), village=draft.get("village"),
+        village_no=draft.get("village_no"), subdistrict_code=draft.get("subdistrict"),
+        situations=draft.get("situations", []), note=draft.get("note") or None,
+        latitude=location.get("latitude"), longitude=location.get("longitude"),
+        location_address=location.get("address"), photo=photo,
+        consent=draft.get("consent") == "yes", submission_key=draft["submission_key"],
+    )
+    result = cases.submit_report(ctx.session, current_app.config["SECRET_KEY"], ctx.user, report)
+    ctx.reply(text(report_answer(ctx, result)))
+
+
+def report_answer(ctx, result) -> str:
+    """What the volunteer is told after sending."""
+    if result.anonymous:
+        return _("Without the guardian's consent, Samoe keeps no personal information about "
+                 "this child: the report is counted for the subdistrict only. If the guardian "
+                 "agrees later, you can report again.")
+    case = result.case
+    place = ctx.session.get(Area, case.subdistrict_code or "")
+    if result.duplicate:
+        return _("This child already has a case (reference %(ref)s). Your information was "
+                 "added to it instead of opening a new one.", ref=case.reference)
+    return _("Report sent. Reference %(ref)s. An officer for Tambon %(subdistrict)s will contact "
+             "the family within 7 days.", ref=case.reference,
+             subdistrict=place.name_th if place else "")
+
+
+def register(engine: Engine) -> None:
+    """Register the report flow and its entry points."""
+    steps = [
+        ChoiceStep("group", _l("Which group is the child in?"), GROUPS, "group"),
+        TextStep("child_name", _l("What is the child's name? Type the first and last name "
+                                  "(a first name or a nickname is fine)."), "child_name",
+                 read_child_name),
+        ChoiceStep("sex", _l("Is the child a boy or a girl?"), SEXES, "sex"),
+        BirthStep(),
+        TextStep("id", _l("The child's 13-digit ID number, or a G code from school? If there "
+                          "is none, tap \"None / don't know\"."), "id", read_id, quick=[SKIP]),
+        TextStep("guardian", _l("The guardian's name and phone? e.g. Buaphan Jaidee "
+                                "081-234-5678 (no phone: type just the name)."), "guardian",
+                 read_guardian),
+        ChoiceStep("relation", _l("How is the guardian related to the child?"), RELATIONS,
+                   "relation"),
+        AddressStep(),
+        SituationStep(),
+        ExtrasStep(),
+        TextStep("note", _l("Anything else to tell the officer? If not, tap \"None / don't "
+                            "know\"."), "note", read_note, quick=[SKIP]),
+        ConsentStep(),
+        SummaryStep(),
+    ]
+    flow = engine.register(Flow("report", steps, finish_report, start=start_report))
+    skip_id = steps[4]
+    original_take = skip_id.take
+
+    def take_id(ctx, draft, turn):
+        if turn.choice("id") == SKIP.value:
+            draft["id"] = {"kind": "none", "value": None}
+            return None
+        return original_take(ctx, draft, turn)
+
+    skip_id.take = take_id
+    note_step = steps[10]
+    original_note = note_step.take
+
+    def take_note(ctx, draft, turn):
+        if turn.choice("note") == SKIP.value:
+            draft["note"] = ""
+            return None
+        return original_note(ctx, draft, turn)
+
+    note_step.take = take_note
+
+    @engine.on_intent("report")
+    def on_report(ctx, turn, intent) -> None:
+        if ctx.user.role != "volunteer":
+            ctx.reply(text(_("Reporting a child is for registered village volunteers. "
+                             "Tap \"Village volunteer\" in the menu to register.")))
+            return
+        engine.begin(ctx, flow.name)
+
+    @engine.on_postback("report")
+    def on_report_button(ctx, turn, intent) -> None:
+        on_report(ctx, turn, intent)
+
+    @engine.on_postback("report_sent")
+    def on_sent_again(ctx, turn, intent) -> None:
+        """A confirm tapped again after the report went: say where it went, create nothing."""
+        key = turn.data.get("k", "")
+        case = (ctx.session.scalar(sa.select(Case).where(Case.submission_key == key))
+                if key else None)
+        if case is None:
+            ctx.reply(text(_("This report was not sent. Type \"report\" to start again.")))
+            return
+        ctx.reply(text(_("This report was sent already: reference %(ref)s.",
+                         ref=case.reference)))

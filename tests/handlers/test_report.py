@@ -1,0 +1,216 @@
+"""Reporting a child through the real webhook: both groups, validation, summary, duplicates."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from bot.thai_text import citizen_id_check_digit
+from models import AnonymousReport, Case, CasePhoto, Consent, ConversationState, LineUser, utcnow
+from tests.support import Chat
+
+VOLUNTEER = "U" + "d4" * 16
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
+
+
+def valid_id(first_twelve: str = "110170020345") -> str:
+    return first_twelve + str(citizen_id_check_digit(first_twelve))
+
+
+@pytest.fixture
+def volunteer(app, session, emulator, worker):
+    session.add(LineUser(line_user_id=VOLUNTEER, role="volunteer", full_name="สมศรี ใจดี",
+                         phone="0812345678", village="บ้านโนนสะอาด", village_no=5,
+                         subdistrict_code="400701", registered_at=utcnow(), followed=True))
+    session.commit()
+    return Chat(emulator, worker, VOLUNTEER)
+
+
+def bangkok_today() -> dt.date:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=7)).date()
+
+
+def be_date(d: dt.date) -> str:
+    return f"{d.day}/{d.month}/{d.year + 543}"
+
+
+def report_until_summary(chat: Chat, *, group="ไม่ได้เรียน 6-24 ปี", name="สมชาย ดีมาก",
+                         birth=None, id_answer=None, consent="ยินยอม") -> list[dict]:
+    birth = birth or be_date(bangkok_today().replace(year=bangkok_today().year - 15) -
+                             dt.timedelta(days=30))
+    chat.say("แจ้งเด็ก")
+    assert chat.texts()[-1] == "น้องอยู่กลุ่มไหนคะ"
+    chat.tap(group)
+    chat.say(name)
+    chat.tap("ชาย")
+    chat.say(birth)
+    if id_answer is None:
+        chat.tap("ไม่มี/ไม่ทราบ")
+    else:
+        chat.say(id_answer)
+    chat.say("บัวผัน ใจดี 081-234-5678")
+    chat.tap("ปู่ย่าตายาย")
+    chat.tap("หมู่บ้านเดียวกับฉัน")
+    chat.tap("ออกกลางคัน")
+    chat.tap("ครอบครัวลำบาก")
+    chat.tap("เสร็จ")
+    chat.tap("ข้าม")
+    chat.tap("ไม่มี/ไม่ทราบ")
+    return chat.tap(consent)
+
+
+def test_out_of_school_child_reported_in_twelve_answers(volunteer, session):
+    summary = report_until_summary(volunteer)
+    [card] = summary
+    assert card["type"] == "flex" and card["altText"].startswith("เรื่องของน้องสมชาย")
+    assert "ออกกลางคัน, ครอบครัวลำบาก" in card["altText"]
+    assert "บ้านโนนสะอาด หมู่ 5 ต.น้ำพอง" in card["altText"]
+    answer = volunteer.tap("ส่งเรื่อง") if False else _press(volunteer, card, "ส่งเรื่อง")
+    assert answer[0]["text"].startswith("ส่งเรื่องเรียบร้อยแล้วค่ะ เลขที่เรื่อง KK-25")
+    assert "ตำบลน้ำพอง" in answer[0]["text"]
+    case = session.scalar(sa.select(Case))
+    assert (case.target_group, case.owner_agency_code, case.owner_area_code) == (
+        "out_of_school", "LEARN", "4007")
+    assert case.situations == ["dropped_out", "poverty"]
+    assert case.guardian_phone == "0812345678"
+    assert session.scalar(sa.select(Consent)).purposes == ["share_with_agencies"]
+    assert session.scalar(sa.select(ConversationState)) is None
+
+
+def _press(chat: Chat, card: dict, label: str) -> list[dict]:
+    """Press a button of a Flex card (a postback, as LINE sends it)."""
+    buttons = card["contents"]["footer"]["contents"]
+    action = next(b["action"] for b in buttons if b["action"]["label"] == label)
+    chat.emulator.events(user=chat.user, type="postback", postback={"data": action["data"]})
+    return chat._answer()
+
+
+def test_young_child_with_id_photo_and_age_typed(volunteer, session):
+    volunteer.say("แจ้ง")
+    volunteer.tap("เด็กเล็ก 0-6 ปี")
+    volunteer.say("น้องมะลิ")
+    volunteer.tap("หญิง")
+    assert volunteer.say("สามขวบ")[0]["text"].startswith("เลขประจำตัวประชาชน 13 หลักของน้อง")
+    bad = valid_id()[:-1] + str((int(valid_id()[-1]) + 1) % 10)
+    assert volunteer.say(bad)[0]["text"].startswith("เลขประจำตัวประชาชน 13 หลักนี้ไม่ถูกต้อง")
+    volunteer.say(valid_id())
+    assert volunteer.say("บัวผัน ใจดี 12-34")[0]["text"].startswith("เบอร์โทรนี้ยังไม่ถูกต้อง")
+    volunteer.say("แม่บัว")
+    volunteer.tap("แม่")
+    volunteer.say("บ้านหนองแวง ม.๓")
+    volunteer.tap("ไม่มีสูติบัตร")
+    volunteer.say("เสร็จ")
+    volunteer.emulator.events(user=VOLUNTEER, type="message",
+                              message={"type": "image"}, content_base64=PNG,
+                              content_type="image/png")
+    volunteer._answer()
+    volunteer.say("แม่ทำงานต่างจังหวัด")
+    [card] = volunteer.tap("ยินยอม")
+    assert "แนบรูปแล้ว" in card["altText"] and "•••" in card["altText"]
+    _press(volunteer, card, "ส่งเรื่อง")
+    case = session.scalar(sa.select(Case))
+    assert (case.owner_agency_code, case.owner_area_code) == ("LOCAL", "400701")
+    assert (case.village, case.village_no, case.birth_precision) == ("บ้านหนองแวง", 3, "age")
+    assert case.id_kind == "citizen_id" and case.id_hash
+    photo = session.scalar(sa.select(CasePhoto))
+    assert photo.content_type == "image/png" and photo.data.startswith(b"\x89PNG")
+    assert sorted(session.scalar(sa.select(Consent)).purposes) == ["photo", "share_with_agencies"]
+
+
+@pytest.mark.parametrize("typed,hint", [
+    ("31/2/2562", "ไม่มีวันที่นี้ในปฏิทินค่ะ"),
+    ("13/8/2600", "วันที่นี้ยังมาไม่ถึงค่ะ"),
+    ("13/8/19", "ปีนี้เป็น พ.ศ. หรือ ค.ศ. คะ"),
+    ("อะไรก็ได้ 😀", "ยังอ่านวันเกิดนี้ไม่ออกค่ะ"),
+    ("3 ขวบ", "อายุนี้ไม่ตรงกับกลุ่ม ไม่ได้เรียน 6-24 ปี"),
+])
+def test_birth_dates_that_cannot_be_used_are_refused_with_the_reason(volunteer, typed, hint):
+    volunteer.say("แจ้งเด็ก")
+    volunteer.tap("ไม่ได้เรียน 6-24 ปี")
+    volunteer.say("สมชาย")
+    volunteer.tap("ชาย")
+    assert volunteer.say(typed)[0]["text"].startswith(hint)
+
+
+def test_the_date_picker_answers_the_birth_question(volunteer):
+    volunteer.say("แจ้งเด็ก")
+    volunteer.tap("เด็กเล็ก 0-6 ปี")
+    volunteer.say("มะลิ")
+    volunteer.tap("หญิง")
+    picker = next(a for a in volunteer.quick_replies() if a["type"] == "datetimepicker")
+    born = bangkok_today().replace(year=bangkok_today().year - 2)
+    volunteer.emulator.events(user=VOLUNTEER, type="postback", postback={
+        "data": picker["data"], "params": {"date": born.isoformat()}})
+    assert volunteer._answer()[0]["text"].startswith("เลขประจำตัวประชาชน 13 หลักของน้อง")
+
+
+def test_edit_a_field_from_the_summary_and_return(volunteer, session):
+    [card] = report_until_summary(volunteer)
+    _press(volunteer, card, "แก้ไขข้อมูล")
+    volunteer.tap("ชื่อ")
+    [card] = volunteer.say("สมชาย ใจเย็น")
+    assert card["altText"].startswith("เรื่องของน้องสมชาย") and "สมชาย ใจเย็น" in card["altText"]
+
+
+def test_a_double_tapped_confirm_creates_one_case(volunteer, session):
+    [card] = report_until_summary(volunteer)
+    _press(volunteer, card, "ส่งเรื่อง")
+    again = _press(volunteer, card, "ส่งเรื่อง")
+    assert again[0]["text"].startswith("เรื่องนี้ส่งไปแล้วค่ะ เลขที่เรื่อง KK-")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+
+
+def test_a_duplicate_child_updates_the_existing_case(volunteer, session):
+    [card] = report_until_summary(volunteer, id_answer=valid_id())
+    _press(volunteer, card, "ส่งเรื่อง")
+    [card] = report_until_summary(volunteer, name="ด.ช. สมชาย ดีมาก", id_answer=valid_id())
+    answer = _press(volunteer, card, "ส่งเรื่อง")
+    assert answer[0]["text"].startswith("น้องคนนี้มีเรื่องอยู่แล้วค่ะ")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+
+
+def test_without_consent_only_a_count_is_kept(volunteer, session):
+    [card] = report_until_summary(volunteer, consent="ไม่ยินยอม")
+    answer = _press(volunteer, card, "ส่งเรื่อง")
+    assert answer[0]["text"].startswith("เมื่อผู้ปกครองไม่ยินยอม")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(AnonymousReport)) == 1
+
+
+def test_my_cases_lists_the_report_and_gives_a_link_code(volunteer, session):
+    assert volunteer.say("เคสของฉัน")[0]["text"].startswith("ยังไม่มีเด็กที่คุณแจ้ง")
+    [card] = report_until_summary(volunteer)
+    _press(volunteer, card, "ส่งเรื่อง")
+    [carousel] = volunteer.say("เคสของฉัน")
+    assert carousel["type"] == "flex" and "สมชาย: รับเรื่องแล้ว" in carousel["altText"]
+    bubble = carousel["contents"]["contents"][0]
+    action = bubble["footer"]["contents"][0]["action"]
+    volunteer.emulator.events(user=VOLUNTEER, type="postback", postback={"data": action["data"]})
+    progress = volunteer._answer()
+    assert "สถานะ: รับเรื่องแล้ว" in progress[0]["text"]
+    code_answer = volunteer.tap("รหัสให้ผู้ปกครอง")
+    assert code_answer[0]["text"].startswith("รหัสเชื่อมต่อสำหรับผู้ปกครองของน้องสมชาย: ")
+
+
+def test_only_volunteers_report(emulator, worker):
+    stranger = Chat(emulator, worker, "U" + "e5" * 16)
+    assert stranger.say("แจ้งเด็ก")[0]["text"].startswith("การแจ้งเด็กใช้ได้เฉพาะ อสม.")
+
+
+def test_two_volunteers_reporting_at_once_get_distinct_references(volunteer, session, emulator,
+                                                                  worker):
+    other_id = "U" + "f6" * 16
+    session.add(LineUser(line_user_id=other_id, role="volunteer", full_name="มาลี",
+                         village="บ้านขาม", village_no=2, subdistrict_code="400707",
+                         registered_at=utcnow(), followed=True))
+    session.commit()
+    other = Chat(emulator, worker, other_id)
+    [first] = report_until_summary(volunteer)
+    [second] = report_until_summary(other, name="วิชัย")
+    _press(volunteer, first, "ส่งเรื่อง")
+    _press(other, second, "ส่งเรื่อง")
+    references = session.scalars(sa.select(Case.reference)).all()
+    assert len(set(references)) == 2
