@@ -46,6 +46,7 @@ MAX_QUICK_REPLIES = 13
 LABEL_MAX = 20
 ENGINE_COMMANDS = ("cancel", "back", "menu", "language")
 BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
+CANCEL = "__cancel__"  # a step's answer that ends the flow as the user asked
 RETURN_TO = "_return_to"  # draft key: after this step, go back to that step (edit a field)
 
 
@@ -419,6 +420,9 @@ class Engine:
         if next_step == END:
             self.end(ctx)
             flow.finish(ctx, draft)
+            return
+        if next_step == CANCEL:
+            self._command(ctx, state, flow, turn, Intent("cancel"))
             return
         history = json.loads(state.history)
         history.append(step.name)

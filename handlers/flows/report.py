@@ -1,8 +1,8 @@
 """Reporting a child (volunteers): twelve questions, a summary card, and the case created.
 
 Steps: group, name, sex, birth date or age, identity number, guardian's name and phone,
-relation, address, situations (several), photo or location, note, consent; then the summary
-with confirm / edit a field / cancel. A confirm tapped twice creates one case (the draft's
+relation, address, situations (several), a photo, location or note, consent; then the summary
+with confirm / edit a field / cancel: twelve answers. A confirm tapped twice creates one case (the draft's
 submission key); a report without the guardian's consent keeps only an anonymous count.
 """
 
@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from bot.conversation import (
     BANGKOK,
+    CANCEL,
     RETURN_TO,
     Choice,
     ChoiceStep,
@@ -150,13 +151,6 @@ def read_guardian(ctx, draft, typed: str):
     return {"name": name, "phone": phone}, None
 
 
-def read_note(ctx, draft, typed: str):
-    note = typed.strip()
-    if clean(note) == clean(str(SKIP.label)) or is_none_answer(note):
-        return "", None
-    return note[:NOTE_MAX], None
-
-
 # -- steps with their own reading ----------------------------------------------------------------
 
 class BirthStep(Step):
@@ -263,7 +257,7 @@ class SituationStep(Step):
 
 
 class ExtrasStep(Step):
-    """An optional photo or location of the child's home."""
+    """One optional answer: a photo, the home's location, or a note for the officer."""
 
     name = "extras"
 
@@ -276,8 +270,9 @@ class ExtrasStep(Step):
                                           "label": str(_l("Send location"))}},
             postback_action(self.name, "__skip__", str(_l("Skip"))),
         ]
-        return [text(_("Would you like to add a photo of the child or the home's location? "
-                       "Only with the guardian's permission. Tap \"Skip\" if not."), items)]
+        return [text(_("Anything to add? Send a photo of the child or the home's location "
+                       "(only with the guardian's permission), or type a note for the officer. "
+                       "If not, tap \"Skip\"."), items)]
 
     def take(self, ctx, draft, turn: Turn):
         if turn.kind == "image":
@@ -289,7 +284,10 @@ class ExtrasStep(Step):
         if turn.choice(self.name) == "__skip__" or turn.cleaned == clean(str(_l("Skip"))) \
                 or is_none_answer(turn.text):
             return None
-        return Reask([text(_("Send a photo or a location, or tap \"Skip\"."))])
+        if turn.kind == "text" and turn.text.strip():
+            draft["note"] = turn.text.strip()[:NOTE_MAX]
+            return None
+        return Reask([text(_("Send a photo or a location, type a note, or tap \"Skip\"."))])
 
 
 class ConsentStep(ChoiceStep):
@@ -378,13 +376,13 @@ class SummaryStep(Step):
                 return Reask([text(_("Please choose from the buttons below."))])
             draft[RETURN_TO] = self.name
             return step
-        if value == "cancel":
-            return "__cancel__"
+        if value == "cancel" or typed == clean(str(_l("Cancel"))):
+            return CANCEL
         return Reask([text(_("Tap \"Send report\" to send, or \"Edit a field\"."))])
 
 
 EDIT_STEPS = {"child_name": "child_name", "birth": "birth", "id": "id", "guardian": "guardian",
-              "address": "address", "situations": "situations", "note": "note"}
+              "address": "address", "situations": "situations", "note": "extras"}
 
 
 def _id_text(value: dict | None) -> str:
@@ -472,8 +470,6 @@ def register(engine: Engine) -> None:
         AddressStep(),
         SituationStep(),
         ExtrasStep(),
-        TextStep("note", _l("Anything else to tell the officer? If not, tap \"None / don't "
-                            "know\"."), "note", read_note, quick=[SKIP]),
         ConsentStep(),
         SummaryStep(),
     ]
@@ -488,17 +484,6 @@ def register(engine: Engine) -> None:
         return original_take(ctx, draft, turn)
 
     skip_id.take = take_id
-    note_step = steps[10]
-    original_note = note_step.take
-
-    def take_note(ctx, draft, turn):
-        if turn.choice("note") == SKIP.value:
-            draft["note"] = ""
-            return None
-        return original_note(ctx, draft, turn)
-
-    note_step.take = take_note
-
     @engine.on_intent("report")
     def on_report(ctx, turn, intent) -> None:
         if ctx.user.role != "volunteer":

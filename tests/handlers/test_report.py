@@ -58,12 +58,15 @@ def report_until_summary(chat: Chat, *, group="ไม่ได้เรียน
     chat.tap("ครอบครัวลำบาก")
     chat.tap("เสร็จ")
     chat.tap("ข้าม")
-    chat.tap("ไม่มี/ไม่ทราบ")
     return chat.tap(consent)
 
 
-def test_out_of_school_child_reported_in_twelve_answers(volunteer, session):
+def test_out_of_school_child_reported_in_twelve_answers(volunteer, session, emulator):
     summary = report_until_summary(volunteer)
+    # answers: group, name, sex, birth, id, guardian, relation, address, situations (two
+    # taps and "done"), extras, consent; then the confirm
+    asked = [e for e in emulator.requests() if e["endpoint"] == "reply"]
+    assert len(asked) == 14  # the intent, 13 answers with two situations chosen
     [card] = summary
     assert card["type"] == "flex" and card["altText"].startswith("เรื่องของน้องสมชาย")
     assert "ออกกลางคัน, ครอบครัวลำบาก" in card["altText"]
@@ -107,7 +110,6 @@ def test_young_child_with_id_photo_and_age_typed(volunteer, session):
                               message={"type": "image"}, content_base64=PNG,
                               content_type="image/png")
     volunteer._answer()
-    volunteer.say("แม่ทำงานต่างจังหวัด")
     [card] = volunteer.tap("ยินยอม")
     assert "แนบรูปแล้ว" in card["altText"] and "•••" in card["altText"]
     _press(volunteer, card, "ส่งเรื่อง")
@@ -214,3 +216,42 @@ def test_two_volunteers_reporting_at_once_get_distinct_references(volunteer, ses
     _press(other, second, "ส่งเรื่อง")
     references = session.scalars(sa.select(Case.reference)).all()
     assert len(set(references)) == 2
+
+
+def test_cancel_from_the_summary_saves_nothing(volunteer, session):
+    [card] = report_until_summary(volunteer)
+    assert _press(volunteer, card, "ยกเลิก")[0]["text"].startswith("ยกเลิกแล้วค่ะ")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+    assert session.scalar(sa.select(ConversationState)) is None
+
+
+def test_a_note_typed_at_the_extras_step_reaches_the_case(volunteer, session):
+    volunteer.say("แจ้งเด็ก")
+    volunteer.tap("ไม่ได้เรียน 6-24 ปี")
+    volunteer.say("สมชาย")
+    volunteer.tap("ชาย")
+    volunteer.say("อายุ 15")
+    volunteer.say("G123456789012")
+    volunteer.say("บัวผัน")
+    volunteer.tap("ญาติ")
+    volunteer.tap("หมู่บ้านเดียวกับฉัน")
+    volunteer.tap("ออกกลางคัน")
+    volunteer.say("พอแล้ว")  # at this step "enough" means done, not cancel
+    volunteer.say("ต้องช่วยงานที่บ้าน")
+    [card] = volunteer.tap("ยินยอม")
+    assert "ต้องช่วยงานที่บ้าน" in card["altText"]
+    _press(volunteer, card, "ส่งเรื่อง")
+    case = session.scalar(sa.select(Case))
+    assert (case.note, case.id_kind, case.id_number) == ("ต้องช่วยงานที่บ้าน", "g_code",
+                                                          "G123456789012")
+
+
+def test_a_redelivered_confirm_creates_one_case(volunteer, session, emulator, worker):
+    [card] = report_until_summary(volunteer)
+    buttons = card["contents"]["footer"]["contents"]
+    action = next(b["action"] for b in buttons if b["action"]["label"] == "ส่งเรื่อง")
+    sent = emulator.events(user=VOLUNTEER, type="postback", postback={"data": action["data"]})
+    worker.burst()
+    emulator.events(redeliver=[sent["events"][0]["webhookEventId"]])
+    worker.burst()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
