@@ -2,8 +2,8 @@
 
 Steps: group, name, sex, birth date or age, identity number, guardian's name and phone,
 relation, address, situations (several), a photo, location or note, consent; then the summary
-with confirm / edit a field / cancel: twelve answers. A confirm tapped twice creates one case (the draft's
-submission key); a report without the guardian's consent keeps only an anonymous count.
+with confirm / edit a field / cancel: twelve answers. A confirm tapped twice creates one
+case (the draft's submission key); without the guardian's consent only a count is kept.
 """
 
 from __future__ import annotations
