@@ -22,6 +22,7 @@ from bot.i18n import user_locale
 from bot.line_client import LineClient
 from bot.outbox import queue_reply
 from bot.sender import Sender, backoff
+from bot.thai_text import warm_up
 from models import InboxEvent, LineUser, utcnow
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Worker:
         self.name = name or worker_name()
         self.client = make_client(app)
         self.lease_seconds = float(app.config.get("WORKER_LEASE_SECONDS", LEASE_SECONDS))
+        warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
 
     @property
