@@ -90,13 +90,19 @@ def register(engine: Engine) -> None:
         if volunteer_only(ctx):
             show_page(ctx, int(turn.data.get("v") or 0))
 
-    @engine.on_postback("case")
-    def on_case(ctx, turn, intent) -> None:
+    def own_case(ctx, case_id):
+        """The volunteer's own case by id, or None (after saying so)."""
         if not volunteer_only(ctx):
-            return
-        case = cases.get_reported_case(ctx.session, ctx.user.id, _int(turn.data.get("id")))
+            return None
+        case = cases.get_reported_case(ctx.session, ctx.user.id, _int(case_id))
         if case is None:
             ctx.reply(text(_("This case is not one of yours.")))
+        return case
+
+    @engine.on_postback("case")
+    def on_case(ctx, turn, intent) -> None:
+        case = own_case(ctx, turn.data.get("id"))
+        if case is None:
             return
         lines = [_("Nong %(name)s, reference %(ref)s", name=first_name(case.child_name),
                    ref=case.reference),
@@ -108,11 +114,8 @@ def register(engine: Engine) -> None:
 
     @engine.on_postback("link")
     def on_link(ctx, turn, intent) -> None:
-        if not volunteer_only(ctx):
-            return
-        case = cases.get_reported_case(ctx.session, ctx.user.id, _int(turn.data.get("v")))
+        case = own_case(ctx, turn.data.get("v"))
         if case is None:
-            ctx.reply(text(_("This case is not one of yours.")))
             return
         code = cases.issue_link_code(ctx.session, current_app.config["SECRET_KEY"], case,
                                      ctx.user.line_user_id)

@@ -255,3 +255,17 @@ def test_a_redelivered_confirm_creates_one_case(volunteer, session, emulator, wo
     emulator.events(redeliver=[sent["events"][0]["webhookEventId"]])
     worker.burst()
     assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+
+
+def test_a_volunteer_sees_only_their_own_cases(volunteer, session, emulator, worker):
+    [card] = report_until_summary(volunteer)
+    _press(volunteer, card, "ส่งเรื่อง")
+    case_id = session.scalar(sa.select(Case.id))
+    other_id = "U" + "a7" * 16
+    session.add(LineUser(line_user_id=other_id, role="volunteer", full_name="มาลี",
+                         subdistrict_code="400707", registered_at=utcnow(), followed=True))
+    session.commit()
+    other = Chat(emulator, worker, other_id)
+    for data in (f"a=case&id={case_id}", f"a=link&v={case_id}"):
+        emulator.events(user=other_id, type="postback", postback={"data": data})
+        assert other._answer()[0]["text"] == "เรื่องนี้ไม่ได้อยู่ในเคสของคุณค่ะ"
