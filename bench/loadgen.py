@@ -333,6 +333,7 @@ async def run(spec: dict) -> dict:
         "sent_total": len(record.status),
         "measured": measured,
         "ok": statuses.get(200, 0),
+        "ok_total": sum(1 for status in record.status if status == 200),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "errors": dict(record.errors),
         "throughput_rps": round(ok_in_window / duration, 1),
