@@ -82,9 +82,24 @@ def context(browser, base_url):
     assert errors == [], f"script errors on the page: {errors}"
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so a fixture can tell that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(context):
-    return context.new_page()
+def page(context, request, tmp_path):
+    """A tab; when the test fails, what it showed is printed and a screenshot kept."""
+    tab = context.new_page()
+    yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed and not tab.is_closed():
+        tab.screenshot(path=str(tmp_path / "failed.png"))
+        print(f"page at failure: {tab.url} (screenshot {tmp_path / 'failed.png'})")
+        print(tab.locator("body").inner_text())
 
 
 @pytest.fixture

@@ -86,6 +86,13 @@ def tiny_png() -> bytes:
             + chunk(b"IEND", b""))
 
 
+def shows_what_was_sent(page: Page, emulator, user: str) -> list[str] | None:
+    """The texts sent to the user when the page shows exactly those (else None, to wait)."""
+    sent = texts(emulator.sent(user))
+    shown = page.locator(".row.bot .msg-text").all_inner_texts()
+    return sent if sent and shown == sent else None
+
+
 def inbox_payloads(session, user: str) -> list[dict]:
     rows = session.scalars(
         sa.select(InboxEvent.payload).where(InboxEvent.user_key == user).order_by(InboxEvent.id)
@@ -128,9 +135,8 @@ def test_a_new_user_types_thai_and_sees_the_bots_answer(page, emulator, run_work
     expect(page.locator(".row.bot .msg-text").first).to_be_visible()
 
     # What the page shows is exactly what Samoe sent, in Thai, through a signed webhook.
-    sent = texts(emulator.sent(user))
-    assert sent and all(THAI.search(t) for t in sent)
-    expect(page.locator(".row.bot .msg-text")).to_have_text(sent)
+    sent = wait_until(lambda: shows_what_was_sent(page, emulator, user))
+    assert all(THAI.search(t) for t in sent)
     received = inbox_payloads(session, user)
     assert [e["message"]["text"] for e in received if e["type"] == "message"] == [
         "ฝนตกหนักที่บ้านค่ะ น้ำท่วมถนน"
@@ -156,9 +162,8 @@ def test_a_demo_user_follows_and_sees_the_greeting_then_blocks(
     page.get_by_role("button", name="เพิ่มเพื่อน (follow)").click()
     expect(page.locator(".row.note", has_text="เป็นเพื่อนแล้ว")).to_be_visible()
     expect(page.locator(".row.bot .msg-text").first).to_be_visible()
-    greeting = texts(emulator.sent(volunteer))
-    assert greeting and THAI.search(greeting[0])
-    expect(page.locator(".row.bot .msg-text")).to_have_text(greeting)
+    greeting = wait_until(lambda: shows_what_was_sent(page, emulator, volunteer))
+    assert THAI.search(greeting[0])
     expect(page.locator("#follow-state")).to_have_text("เป็นเพื่อนแล้ว")
     is_followed = sa.select(LineUser.followed).where(LineUser.line_user_id == volunteer)
     assert session.scalar(is_followed) is True
