@@ -231,10 +231,12 @@
 
   /** LINE emoji in a text message sit on "$" characters at the given indexes. */
   function lineEmojiText(text, emojis) {
-    if (!emojis || !emojis.length) return text;
-    const chars = Array.from(text);
-    for (const emoji of emojis) if (chars[emoji.index] === "$") chars[emoji.index] = "☺";
-    return chars.join("");
+    let shown = String(text);
+    for (const emoji of emojis || []) {
+      const at = emoji.index;
+      if (shown[at] === "$") shown = shown.slice(0, at) + "☺" + shown.slice(at + 1);
+    }
+    return shown;
   }
 
   function substitute(text, substitution) {
@@ -251,6 +253,9 @@
   /** A control for an action: a link for uri (opens a new tab), a button for everything else. */
   function actionControl(action, className, content) {
     const label = content || action.label || action.type;
+    if (action.type === "uri" && !safeUri(action.uri)) {
+      return h("button", { type: "button", class: className, disabled: true, title: action.uri }, label);
+    }
     if (action.type === "uri") {
       return h("a", {
         class: className, href: action.uri, target: "_blank", rel: "noopener noreferrer",
@@ -261,6 +266,11 @@
       type: "button", class: className, "data-action": action.type,
       onclick: () => runAction(action),
     }, label);
+  }
+
+  /** The schemes LINE allows in a uri action; a javascript: link never reaches the page. */
+  function safeUri(uri) {
+    return /^(https?:|tel:|line:|mailto:)/i.test(String(uri || ""));
   }
 
   function runAction(action) {
@@ -286,7 +296,7 @@
         openLocation();
         break;
       case "uri":
-        window.open(action.uri, "_blank", "noopener");
+        if (safeUri(action.uri)) window.open(action.uri, "_blank", "noopener");
         break;
       case "clipboard":
         if (navigator.clipboard) navigator.clipboard.writeText(action.clipboardText || "").catch(() => {});
@@ -337,6 +347,8 @@
   };
   const ICON_SIZES = FONT_SIZES;
 
+  /** LINE colours are hex (#RRGGBB or #RRGGBBAA); anything else is ignored. */
+  const color = (value) => (/^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/.test(value || "") ? value : "");
   const spacing = (value) => (value in SPACING ? SPACING[value] : value);
   const fontSize = (value) => (value in FONT_SIZES ? FONT_SIZES[value] : value);
 
@@ -357,8 +369,8 @@
       if (!content) continue;
       const block = h("div", { class: `flex-block flex-${part}` });
       const style = styles[part] || {};
-      if (style.backgroundColor) block.style.backgroundColor = style.backgroundColor;
-      if (style.separator) block.style.borderTop = `1px solid ${style.separatorColor || "#d5dbe3"}`;
+      block.style.backgroundColor = color(style.backgroundColor);
+      if (style.separator) block.style.borderTop = `1px solid ${color(style.separatorColor) || "#d5dbe3"}`;
       block.append(flexComponent(content, "vertical", altText));
       el.append(block);
     }
@@ -427,7 +439,7 @@
         el = flexButton(component);
         break;
       case "separator":
-        el = h("hr", { class: "flex-separator", style: { borderColor: component.color || "" } });
+        el = h("hr", { class: "flex-separator", style: { borderColor: color(component.color) } });
         break;
       case "spacer":
         el = h("div", { class: "flex-spacer", style: { flex: `0 0 ${spacing(component.size || "md")}`, minHeight: spacing(component.size || "md"), minWidth: spacing(component.size || "md") } });
@@ -458,11 +470,13 @@
     if (box.paddingBottom) s.paddingBottom = spacing(box.paddingBottom);
     if (box.paddingStart) s.paddingInlineStart = spacing(box.paddingStart);
     if (box.paddingEnd) s.paddingInlineEnd = spacing(box.paddingEnd);
-    if (box.backgroundColor) s.backgroundColor = box.backgroundColor;
-    if (box.background && box.background.type === "linearGradient") {
-      s.backgroundImage = `linear-gradient(${box.background.angle || "0deg"}, ${box.background.startColor}, ${box.background.endColor})`;
+    s.backgroundColor = color(box.backgroundColor);
+    const gradient = box.background || {};
+    if (gradient.type === "linearGradient" && color(gradient.startColor) && color(gradient.endColor)) {
+      const angle = /^-?\d+(\.\d+)?deg$/.test(gradient.angle || "") ? gradient.angle : "0deg";
+      s.backgroundImage = `linear-gradient(${angle}, ${gradient.startColor}, ${gradient.endColor})`;
     }
-    if (box.borderColor) s.borderColor = box.borderColor;
+    s.borderColor = color(box.borderColor);
     if (box.borderWidth) {
       s.borderStyle = "solid";
       s.borderWidth = { none: "0", light: "0.5px", normal: "1px", medium: "2px", "semi-bold": "3px", bold: "4px" }[box.borderWidth] || box.borderWidth;
@@ -479,7 +493,7 @@
   function textStyle(el, part) {
     if (part.size) el.style.fontSize = fontSize(part.size);
     if (part.weight === "bold") el.style.fontWeight = "700";
-    if (part.color) el.style.color = part.color;
+    el.style.color = color(part.color);
     if (part.style === "italic") el.style.fontStyle = "italic";
     if (part.decoration && part.decoration !== "none") el.style.textDecoration = part.decoration;
   }
@@ -511,7 +525,7 @@
     const size = IMAGE_SIZES[image.size || "md"] || image.size;
     const el = h("div", {
       class: "flex-image placeholder", role: "img", "aria-label": T.image, title: image.url || "",
-      style: { aspectRatio: ratio.length === 2 && ratio[0] > 0 && ratio[1] > 0 ? `${ratio[0]} / ${ratio[1]}` : "1 / 1", width: size, backgroundColor: image.backgroundColor || "" },
+      style: { aspectRatio: ratio.length === 2 && ratio[0] > 0 && ratio[1] > 0 ? `${ratio[0]} / ${ratio[1]}` : "1 / 1", width: size, backgroundColor: color(image.backgroundColor) },
     }, h("span", { "aria-hidden": "true" }, T.image));
     if (image.action) makeTappable(el, image.action);
     return el;
@@ -520,7 +534,7 @@
   function flexButton(button) {
     const style = button.style || "link";
     const el = actionControl(button.action || {}, `flex-button ${style} ${button.height === "sm" ? "sm" : ""}`);
-    if (button.color) {
+    if (color(button.color)) {
       if (style === "link") el.style.color = button.color;
       else el.style.backgroundColor = button.color;
     }

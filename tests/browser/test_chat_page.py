@@ -408,3 +408,41 @@ def test_a_reload_shows_the_conversation_once_and_the_user_is_remembered(page, s
     expect(page).to_have_url(re.compile(f"\\?user={user}$"))
     expect(page.locator("#log")).to_have_attribute("data-user", user)
     expect(page.locator(".row.bot .msg-text")).to_have_count(3)
+
+
+def test_content_the_sdk_would_refuse_still_renders_safely(app, page):
+    """Newer or odd content, put straight into the emulator's record of what was sent: unknown
+    components and message types show their alternative text, a javascript: link is never a
+    link, colours that are not LINE hex colours are ignored (nothing is fetched)."""
+    user = new_user_id()
+    open_chat(page, user)
+    store = app.extensions["samoe.emulator"].extensions["line_emulator"].store
+    with_emoji = "บรรทัดแรก\nบรรทัดสอง $"
+    odd = [
+        {"type": "text", "text": with_emoji, "emojis": [
+            {"index": with_emoji.index("$"), "productId": "5ac1bfd5040ab15980c9b435",
+             "emojiId": "001"}]},
+        {"type": "flex", "altText": "ข้อความสำรองของการ์ด", "contents": {
+            "type": "bubble",
+            "body": {"type": "box", "layout": "vertical",
+                     "backgroundColor": "red; background-image: url(https://evil.example/x.png)",
+                     "contents": [
+                         {"type": "hologram", "text": "?"},
+                         {"type": "button", "action": {"type": "uri", "label": "อันตราย",
+                                                       "uri": "javascript:alert(1)"}},
+                     ]},
+        }},
+        {"type": "futureType", "altText": "ข้อความแบบใหม่"},
+    ]
+    store.send("push", [user], odd, None, None, "test-request-id")
+
+    first = page.locator(".row.bot .msg-text")
+    expect(first).to_have_text("บรรทัดแรก บรรทัดสอง ☺")
+    assert first.inner_text() == "บรรทัดแรก\nบรรทัดสอง ☺"
+    expect(page.locator(".flex-unknown")).to_have_text("ข้อความสำรองของการ์ด")
+    danger = page.locator(".msg-flex").get_by_role("button", name="อันตราย")
+    expect(danger).to_be_disabled()
+    expect(page.locator(".msg-flex a")).to_have_count(0)
+    box_style = page.locator(".msg-flex .flex-box").first.get_attribute("style") or ""
+    assert "evil" not in box_style
+    expect(page.locator(".msg-unknown")).to_have_text("[ข้อความแบบใหม่]")
