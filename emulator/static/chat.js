@@ -647,12 +647,14 @@
       { date: T.pickDate, time: T.pickTime, datetime: T.pickDatetime }[mode] || T.pickDate;
     state.pickerAction = { ...action, mode };
     els.picker.hidden = false;
+    scrollToEnd();
     els.pickerInput.focus();
   }
 
   function openLocation() {
     closePanels();
     els.location.hidden = false;
+    scrollToEnd();
     $("location-address").focus();
   }
 
