@@ -478,6 +478,13 @@ def get_reported_case(session: Session, reporter_id: int, case_id: int) -> Case 
                                                 Case.reporter_id == reporter_id))
 
 
+def get_reported_case_by_reference(session: Session, reporter_id: int,
+                                   reference: str) -> Case | None:
+    """The case with this reference if this LINE user reported it, else None."""
+    return session.scalar(sa.select(Case).where(Case.reference == reference,
+                                                Case.reporter_id == reporter_id))
+
+
 def public_timeline(session: Session, case: Case) -> list[TimelineEntry]:
     """The entries a parent may see, oldest first (internal notes never)."""
     return list(session.scalars(

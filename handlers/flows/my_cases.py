@@ -101,7 +101,19 @@ def register(engine: Engine) -> None:
 
     @engine.on_postback("case")
     def on_case(ctx, turn, intent) -> None:
-        case = own_case(ctx, turn.data.get("id"))
+        show_progress(ctx, own_case(ctx, turn.data.get("id")))
+
+    @engine.on_intent("show_case")
+    def on_reference(ctx, turn, intent) -> None:
+        """A reference typed alone: that case's progress, if it is one of the user's."""
+        if not volunteer_only(ctx):
+            return
+        case = cases.get_reported_case_by_reference(ctx.session, ctx.user.id, intent.argument)
+        if case is None:
+            ctx.reply(text(_("This case is not one of yours.")))
+        show_progress(ctx, case)
+
+    def show_progress(ctx, case) -> None:
         if case is None:
             return
         lines = [_("Nong %(name)s, reference %(ref)s", name=first_name(case.child_name),

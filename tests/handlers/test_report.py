@@ -269,3 +269,13 @@ def test_a_volunteer_sees_only_their_own_cases(volunteer, session, emulator, wor
     for data in (f"a=case&id={case_id}", f"a=link&v={case_id}"):
         emulator.events(user=other_id, type="postback", postback={"data": data})
         assert other._answer()[0]["text"] == "เรื่องนี้ไม่ได้อยู่ในเคสของคุณค่ะ"
+
+
+def test_a_reference_typed_alone_shows_that_case(volunteer, session):
+    [card] = report_until_summary(volunteer)
+    _press(volunteer, card, "ส่งเรื่อง")
+    reference = session.scalar(sa.select(Case.reference))
+    year, number = reference.split("-")[1:]
+    answer = volunteer.say(f"kk-{year}-{number}")
+    assert answer[0]["text"].startswith(f"น้องสมชาย เลขที่เรื่อง {reference}")
+    assert volunteer.say("KK-2500-99999")[0]["text"] == "เรื่องนี้ไม่ได้อยู่ในเคสของคุณค่ะ"
