@@ -21,6 +21,12 @@ def index():
     return jsonify(service="samoe", health="/healthz", ready="/readyz")
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """No icon: answer browsers without a 404 in the logs."""
+    return "", 204
+
+
 @bp.get("/healthz")
 def healthz():
     """The process is up (says nothing about the database)."""

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from models import LineUser, utcnow
 
 DEMO_USERS = Path(__file__).resolve().parent / "data" / "demo_users.json"
+REGISTRATION = ("full_name", "phone", "village", "village_no", "subdistrict_code",
+                "agency_code", "area_code")
 
 
 def _load() -> list[dict]:
@@ -18,7 +20,8 @@ def _load() -> list[dict]:
 
 
 def seed(session: Session) -> int:
-    """Create the demo LINE users that do not exist yet; return how many were created."""
+    """Create the demo LINE users (registered, so they can try every journey) that do not
+    exist yet; return how many were created."""
     created = 0
     for spec in _load():
         exists = session.scalar(
@@ -26,6 +29,7 @@ def seed(session: Session) -> int:
         )
         if exists:
             continue
+        registered = {key: spec[key] for key in REGISTRATION if key in spec}
         session.add(
             LineUser(
                 line_user_id=spec["userId"],
@@ -34,6 +38,8 @@ def seed(session: Session) -> int:
                 language=spec.get("language", "th"),
                 followed=True,
                 followed_at=utcnow(),
+                registered_at=utcnow() if registered else None,
+                **registered,
             )
         )
         created += 1

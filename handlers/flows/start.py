@@ -29,7 +29,7 @@ def greet(ctx: EventContext) -> None:
     """The greeting on follow: who Samoe is, then who the user is (or a welcome back)."""
     if ctx.user.role in ("volunteer", "officer"):
         ctx.reply(text(_("Welcome back, %(name)s. Type \"menu\" to see what you can do.",
-                         name=ctx.user.full_name or "")))
+                         name=ctx.user.full_name or ctx.user.display_name or "")))
         return
     ctx.reply(text(_("Hello! Welcome to \"Samoe\", the service that helps every child in "
                      "Khon Kaen get to learn.")), role_question())

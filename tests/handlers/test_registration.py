@@ -187,3 +187,14 @@ def test_create_invite_prints_only_the_code(app, session):
                         flask_env(app))
     _out, err = bad.communicate(timeout=60)
     assert bad.returncode != 0 and "unknown subdistrict" in err
+
+
+def test_a_registered_user_who_follows_again_is_welcomed_back(chat, session):
+    session.add(LineUser(line_user_id=VOLUNTEER, role="volunteer", full_name="สมศรี ใจดี",
+                         subdistrict_code="400701", registered_at=utcnow(), followed=False))
+    session.commit()
+    answer = chat.follow()
+    assert answer[0]["text"] == 'ยินดีต้อนรับกลับมาค่ะ คุณสมศรี ใจดี พิมพ์ "เมนู" เพื่อดูสิ่งที่ทำได้นะคะ'
+    assert user_row(session).followed is True
+    chat.say("เมนู")
+    assert chat.labels() == ["แจ้งเด็ก", "เคสของฉัน", "ภาษา / Language"]
