@@ -7,7 +7,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "th
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian's chromium and Thai fonts for the browser tests" >&2
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg fonts-noto-color-emoji >&2
   else
     echo "chromium or a Thai font is missing and this is not root: browser tests will fail" >&2
   fi
