@@ -112,8 +112,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                         help="`flask worker` processes beside Samoe's gunicorn (default 2)")
     parser.add_argument("--worker-class", choices=("gthread", "sync"), default="sync",
                         help="gunicorn worker class for Samoe (default sync)")
-    parser.add_argument("--echo-worker-class", choices=("gthread", "sync"), default="gthread",
-                        help="gunicorn worker class for the Python echo (default gthread)")
+    parser.add_argument("--echo-worker-class", choices=("gthread", "sync"), default="sync",
+                        help="gunicorn worker class for the Python echo (default sync)")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     parser.add_argument("--emulator-db", choices=("sqlite", "postgresql"), default="sqlite",
                         help="the emulator's own state (sqlite: a file on /dev/shm)")
@@ -522,9 +522,11 @@ def run_load(procs: Processes, emulator: Emulator | None, settings: Settings, sy
         out_path = Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(spec))
         server_pids = procs.pids(system.name)
+        web_pids = procs.pids(system.name + "-web")
         emulator_pids = procs.pids("emulator") if system.uses_emulator else []
         all_pids = procs.pids("")
         cpu0 = cpu_seconds(server_pids)
+        web0 = cpu_seconds(web_pids)
         emu0 = cpu_seconds(emulator_pids)
         all0 = cpu_seconds(all_pids)
         busy0, total0 = machine_busy()
@@ -542,6 +544,10 @@ def run_load(procs: Processes, emulator: Emulator | None, settings: Settings, sy
         round(result["server_cpu_s"] * 1000 / result["ok_total"], 2) if result["ok_total"] else None
     )
     result["emulator_cpu_s"] = round(cpu_seconds(emulator_pids) - emu0, 3)
+    result["web_cpu_ms_per_ok"] = (
+        round((cpu_seconds(web_pids) - web0) * 1000 / result["ok_total"], 2)
+        if web_pids and result["ok_total"] else None
+    )
     result["emulator_cores"] = (
         round((cpu_seconds(emulator_pids) - emu0) / wall, 2) if emulator_pids else None
     )
@@ -672,7 +678,8 @@ class Samoe:
         )
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
         run_command(flask + ["db", "upgrade"], env=self.env)
-        run_command(flask + ["translate", "compile"], env=self.env)
+        if db == settings.dbs[0]:
+            run_command(flask + ["translate", "compile"], env=self.env)
         self.database_facts = self._database_facts()
         argv = gunicorn_argv(settings.worker_class, settings.threads, self.port, "wsgi:app")
         procs.start(f"{self.name}-web", argv, self.env, ROOT)
@@ -921,6 +928,7 @@ def summarise_system(system: System) -> dict:
             "errors": dict(sum((Counter(r["errors"]) for r in results), Counter())),
             "server_cores": median([r["server_cores"] for r in results]),
             "server_cpu_ms_per_ok": median([r["server_cpu_ms_per_ok"] for r in results]),
+            "web_cpu_ms_per_ok": median([r["web_cpu_ms_per_ok"] for r in results]),
             "emulator_cores": median([r["emulator_cores"] for r in results]),
             "generator_core_share": median([r["generator_cpu_share"] for r in results]),
             "other_work_cores": median([r["other_work_cores"] for r in results]),
@@ -1123,9 +1131,10 @@ def markdown(report: dict) -> str:
         "CPU per event (median of the closed-loop rounds; CPU time counts only the work done, "
         "so it is the figure least moved by other work on the machine):",
         "",
-        "| system | its CPU ms per acknowledged request, during the load | its CPU ms per "
-        "event fully handled (to the last reply) | emulator CPU ms per event |",
-        "| --- | ---: | ---: | ---: |",
+        "| system | its CPU ms per acknowledged request, during the load | of which the web "
+        "processes | its CPU ms per event fully handled (to the last reply) | emulator CPU ms "
+        "per event |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     for name, system in systems.items():
         closed = system.get("closed")
@@ -1134,6 +1143,7 @@ def markdown(report: dict) -> str:
         handling = closed.get("handling") or {}
         lines.append(
             f"| {name} | {fmt(closed['server_cpu_ms_per_ok'], 2)} | "
+            f"{fmt(closed.get('web_cpu_ms_per_ok'), 2)} | "
             f"{fmt(handling.get('cpu_ms_per_event'), 2)} | "
             f"{fmt(handling.get('emulator_cpu_ms_per_event'), 2)} |")
     emu = systems["emulator"]["closed"]
