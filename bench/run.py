@@ -733,7 +733,7 @@ class Samoe:
             backlog = metrics.get("samoe_outbox_backlog", 0)
             if pending == 0 and backlog == 0:
                 return {"drained": True, "waited_s": round(time.monotonic() - started, 1)}
-            time.sleep(0.25)
+            time.sleep(1.0)  # /metrics costs Samoe a few queries: poll gently
         log(f"{self.name}: not drained {timeout:.0f} s after the load: {metrics}")
         return {"drained": False, "waited_s": round(time.monotonic() - started, 1),
                 "metrics": metrics}
