@@ -279,3 +279,41 @@ def test_a_reference_typed_alone_shows_that_case(volunteer, session):
     answer = volunteer.say(f"kk-{year}-{number}")
     assert answer[0]["text"].startswith(f"น้องสมชาย เลขที่เรื่อง {reference}")
     assert volunteer.say("KK-2500-99999")[0]["text"] == "เรื่องนี้ไม่ได้อยู่ในเคสของคุณค่ะ"
+
+
+# VOICE.md's dates (children born 2017-2019: out of school now) and ages (young children)
+VOICE_BIRTH_FORMS = {
+    "ไม่ได้เรียน 6-24 ปี": ["13/8/2562", "13/08/62", "13 ส.ค. 62", "13 สค 62", "13ส.ค.2562",
+                           "๑๓ สิงหาคม ๒๕๖๒", "๑๓/๘/๖๒", "13 สิงหา 62", "13.8.62",
+                           "2019-08-13", "5 กรกฏาคม 2560", "เดือนสิงหา ปี 62", "อายุ 15",
+                           "๑๕ ปี"],
+    "เด็กเล็ก 0-6 ปี": ["เกิดปี 65", "3ขวบ", "๓ ขวบ", "สามขวบ", "ขวบครึ่ง", "แปดเดือน",
+                        "ย่าง 5 ขวบ"],
+}
+
+
+@pytest.mark.parametrize("group", list(VOICE_BIRTH_FORMS))
+def test_every_birth_form_people_type_is_taken_in_the_chat(volunteer, group):
+    volunteer.say("แจ้งเด็ก")
+    volunteer.tap(group)
+    volunteer.say("มะลิ")
+    volunteer.tap("หญิง")
+    for typed in VOICE_BIRTH_FORMS[group]:
+        answer = volunteer.say(typed)
+        assert answer[0]["text"].startswith("เลขประจำตัวประชาชน 13 หลักของน้อง"), typed
+        assert volunteer.say("ย้อนกลับ")[0]["text"].startswith("น้องเกิดวันไหนคะ")
+
+
+def test_each_user_is_answered_in_their_own_language(app, session, emulator, worker):
+    english, thai = "U" + "e1" * 16, "U" + "t2" * 16
+    session.add_all([LineUser(line_user_id=english, language="en", followed=True),
+                     LineUser(line_user_id=thai, language="th", followed=True)])
+    session.commit()
+    for _ in range(2):  # interleaved in one worker round
+        emulator.text(english, "menu")
+        emulator.text(thai, "เมนู")
+    worker.burst()
+    english_texts = [m["text"] for i in emulator.sent(english) for m in i["messages"]]
+    thai_texts = [m["text"] for i in emulator.sent(thai) for m in i["messages"]]
+    assert english_texts == ["Who are you?", "Who are you?"]
+    assert thai_texts == ["คุณเป็นใครคะ", "คุณเป็นใครคะ"]
