@@ -374,9 +374,14 @@ def pg_admin(sql: str) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
+#: Databases this run created, dropped at the end whatever happens.
+CREATED_DATABASES: set[str] = set()
+
+
 def create_pg_database(name: str, settings: list[str] = ()) -> str:
     assert re.fullmatch(r"samoe_bench_\w+", name)
     pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    CREATED_DATABASES.add(name)
     pg_admin(f"CREATE DATABASE {name}")
     for setting in settings:
         pg_admin(f"ALTER DATABASE {name} SET {setting}")
@@ -388,6 +393,7 @@ def drop_pg_database(name: str) -> None:
     assert re.fullmatch(r"samoe_bench_\w+", name)
     try:
         pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        CREATED_DATABASES.discard(name)
     except Exception as exc:
         log(f"could not drop database {name}: {exc}")
 
@@ -818,7 +824,7 @@ def run(settings: Settings) -> dict:
     shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     workdir = Path(tempfile.mkdtemp(prefix="samoe-bench-"))
     emudir = Path(tempfile.mkdtemp(prefix="samoe-bench-emu-", dir=shm))
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         log("load generator against a trivial server")
         trivial = start_trivial(procs, "trivial")
@@ -896,14 +902,15 @@ def run(settings: Settings) -> dict:
                 report.setdefault("samoe_final_metrics", {})[samoe.name] = samoe.metrics()
         report["systems"] = {system.name: summarise_system(system) for system in systems}
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         procs.stop_all()
         for samoe in samoes:
             samoe.stop()
         if emulator is not None:
             emulator.close()
-        if emu_pg:
-            drop_pg_database(emu_pg)
+        for name in sorted(CREATED_DATABASES):
+            drop_pg_database(name)
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(emudir, ignore_errors=True)
     report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
