@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -88,14 +89,21 @@ def store_events(session: Session, events: list[dict], destination: str | None) 
         }
         for event in events
     ]
-    statement = (
-        dialect_insert(session, InboxEvent)
-        .values(rows)
+    stored = 0
+    statement = _insert_events(session.get_bind().dialect.name)
+    for row in rows:  # one cached statement, bound parameters (no SQL compiled per request)
+        stored += len(session.execute(statement, row).all())
+    return StoreResult(stored, len(rows) - stored)
+
+
+@cache
+def _insert_events(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(InboxEvent)
         .on_conflict_do_nothing(index_elements=["webhook_event_id"])
         .returning(InboxEvent.id)  # psycopg reports no rowcount for ON CONFLICT DO NOTHING
     )
-    stored = len(session.execute(statement).all())
-    return StoreResult(stored, len(rows) - stored)
 
 
 def users_with_work(session: Session, now: dt.datetime, limit: int = 20) -> list[str]:

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from pythainlp.util import normalize as _thai_normalize
@@ -133,6 +133,8 @@ _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 # --------------------------------------------------------------------------------------------
 
 _SPACES = re.compile(r"\s+")
+_ANY_DIGIT = re.compile(r"\d")
+MAX_CACHED_CLEAN = 500  # longer texts (notes) are cleaned without caching
 _REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
 _REPEATED_MARK = re.compile(r"([?!])\1+")
 _THAI_MARK = re.compile(r"[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]")
@@ -184,14 +186,21 @@ def _tokenizer():
 
 def warm_up() -> None:
     """Load the tokenizer's dictionary now (about a second) rather than on the first message."""
-    _tokenizer()("", engine="newmm")
+    _tokenizer()("สวัสดี", engine="newmm")  # an empty text would not build the word trie
 
 
 def tokenize(text: str) -> list[str]:
     """Split Thai text into words (pythainlp newmm, offline dictionary), spaces dropped."""
     if not text:
         return []
-    return [t for t in _tokenizer()(text, engine="newmm", keep_whitespace=False) if t.strip()]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[str, ...]:
+    # newmm costs about a millisecond a call and matching asks for the same chunks many times
+    return tuple(t for t in _tokenizer()(text, engine="newmm", keep_whitespace=False)
+                 if t.strip())
 
 
 _PARTICLE_ENDINGS = tuple(sorted(PARTICLES, key=len, reverse=True))
@@ -239,6 +248,17 @@ def _is_particles(chunk: str) -> bool:
 
 def clean(text: str | None) -> str:
     """Normalise typed text for matching: digits, symbols, spaces, repeats, particles, case."""
+    if text is None or len(text) > MAX_CACHED_CLEAN:
+        return _clean(text)
+    return _clean_cached(text)
+
+
+@lru_cache(maxsize=16384)
+def _clean_cached(text: str) -> str:
+    return _clean(text)
+
+
+def _clean(text: str | None) -> str:
     text = _basic(text)
     if not text:
         return ""
@@ -754,8 +774,8 @@ def parse_reference(text: str | None, year_be: int | None = None,
     ``year_be`` allows a number typed alone ("42") to mean that year's case.
     """
     raw = _basic(text)
-    if not raw or len(raw) > MAX_SHORT_INPUT:
-        return None
+    if not raw or len(raw) > MAX_SHORT_INPUT or not _ANY_DIGIT.search(raw):
+        return None  # every reference has digits: most messages stop here, cheaply
     cleaned = _strip_labels(clean(raw), REFERENCE_LABELS)
     expected = prefix.lower()
     if m := _REFERENCE.fullmatch(cleaned):

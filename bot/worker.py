@@ -13,7 +13,6 @@ import uuid
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import force_locale
-from linebot.v3.webhooks import MessageEvent, PostbackEvent
 
 from bot import inbox
 from bot.dispatch import Dispatcher, EventContext, parse_event
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 30
 MAX_EVENT_ATTEMPTS = 5
 EVENTS_PER_LEASE = 50
-LOADING_AFTER_MS = 1000
 
 
 class LeaseLost(RuntimeError):
@@ -113,9 +111,6 @@ class Worker:
 
     def _handle(self, event_row: InboxEvent) -> None:
         event, raw = parse_event(event_row.payload)
-        if self._waited_long(event, raw):
-            self.session.rollback()  # no transaction stays open across a call to LINE
-            self._show_loading(raw, 5)
         user = self._user(raw)
         ctx = EventContext(
             event=event,
@@ -145,15 +140,12 @@ class Worker:
             raise LeaseLost(event_row.user_key)
         self.session.commit()
 
-    def _waited_long(self, event, raw: dict) -> bool:
-        if not isinstance(event, MessageEvent | PostbackEvent) or raw.get("mode") == "standby":
-            return False
-        waited = int(utcnow().timestamp() * 1000) - int(raw.get("timestamp") or 0)
-        return waited > LOADING_AFTER_MS
-
     def _show_loading(self, raw: dict, seconds: int) -> None:
+        """The typing animation, for a handler about to do slow work (a handler's own call:
+        an event that merely waited in the inbox is answered at once, and an animation then
+        would only add a LINE call per event when Samoe is busiest)."""
         source = raw.get("source") or {}
-        if source.get("type") == "user" and source.get("userId"):
+        if source.get("type") == "user" and source.get("userId") and raw.get("mode") != "standby":
             self.client.show_loading(source["userId"], seconds)
 
     def _record_failure(self, event_id: int, exc: Exception) -> None:

@@ -217,10 +217,8 @@ def test_multicast_goes_in_batches_of_500_each_with_its_own_key(emulator, worker
     assert users[7] not in {u for i in items for u in i["to"]}
 
 
-def test_loading_animation_for_an_event_that_waited(emulator, worker):
-    emulator.text(USER, "hello", age_seconds=3)
+def test_loading_animation_only_when_a_handler_asks_for_it(emulator, worker):
+    emulator.text(USER, "hello", age_seconds=3)  # waited, but answered at once: no animation
     worker.burst()
-    assert len(emulator.requests("loading")) == 1
-    emulator.text(USER, "quick")
-    worker.burst()
-    assert len(emulator.requests("loading")) == 1
+    assert emulator.requests("loading") == []
+    assert len(emulator.sent(USER)) == 1

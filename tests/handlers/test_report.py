@@ -117,6 +117,7 @@ def test_young_child_with_id_photo_and_age_typed(volunteer, session):
     assert (case.owner_agency_code, case.owner_area_code) == ("LOCAL", "400701")
     assert (case.village, case.village_no, case.birth_precision) == ("บ้านหนองแวง", 3, "age")
     assert case.id_kind == "citizen_id" and case.id_hash
+    assert len(volunteer.emulator.requests("loading")) == 1  # shown while fetching the photo
     photo = session.scalar(sa.select(CasePhoto))
     assert photo.content_type == "image/png" and photo.data.startswith(b"\x89PNG")
     assert sorted(session.scalar(sa.select(Consent)).purposes) == ["photo", "share_with_agencies"]
