@@ -90,9 +90,10 @@ def store_events(session: Session, events: list[dict], destination: str | None) 
         for event in events
     ]
     stored = 0
-    statement = _insert_events(session.get_bind().dialect.name)
-    for row in rows:  # one cached statement, bound parameters (no SQL compiled per request)
-        stored += len(session.execute(statement, row).all())
+    connection = session.connection()
+    statement = _insert_events(connection.dialect.name)
+    for row in rows:  # one cached Core statement, bound parameters: nothing compiled per request
+        stored += len(connection.execute(statement, row).all())
     return StoreResult(stored, len(rows) - stored)
 
 
@@ -100,7 +101,7 @@ def store_events(session: Session, events: list[dict], destination: str | None) 
 def _insert_events(dialect: str):
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(InboxEvent)
+        insert(InboxEvent.__table__)
         .on_conflict_do_nothing(index_elements=["webhook_event_id"])
         .returning(InboxEvent.id)  # psycopg reports no rowcount for ON CONFLICT DO NOTHING
     )
