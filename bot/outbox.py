@@ -11,13 +11,14 @@ Every row gets its retry key now, so a retry after a crash reuses it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from models import InboxEvent, LineUser, OutboxMessage
+from models import InboxEvent, LineUser, OutboxMessage, utcnow
 
 MAX_MESSAGES = 5
 MAX_MULTICAST = 500
@@ -49,6 +50,11 @@ def render(row: OutboxMessage, user: LineUser | None) -> list[dict]:
     return func(payload, user)
 
 
+def detached(row):
+    """A copy of a row's column values that outlives its session (for sending after commit)."""
+    return type(row)(**{c.key: getattr(row, c.key) for c in row.__table__.columns})
+
+
 def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -63,11 +69,20 @@ def _row(messages: list[dict], **fields) -> OutboxMessage:
 
 
 def queue_reply(
-    session: Session, event: InboxEvent, reply_token: str | None, messages: list[dict]
+    session: Session, event: InboxEvent, reply_token: str | None, messages: list[dict],
+    lease_owner: str | None = None, lease_seconds: float = 60,
 ) -> list[OutboxMessage]:
-    """Queue the answer to an inbox event; no token (or standby) means push only."""
+    """Queue the answer to an inbox event; no token (or standby) means push only.
+
+    With `lease_owner`, the rows are born leased to that worker, which sends them itself
+    right after its commit; if it dies first, the lease expires and any sender takes them.
+    """
     if not messages:
         return []
+    lease = {}
+    if lease_owner:
+        lease = {"lease_owner": lease_owner,
+                 "lease_expires_at": utcnow() + dt.timedelta(seconds=lease_seconds)}
     rows = []
     for index, chunk in enumerate(_chunks(messages, MAX_MESSAGES)):
         token = reply_token if index == 0 else None
@@ -78,6 +93,7 @@ def queue_reply(
                 reply_token=token,
                 token_issued_ms=event.occurred_ms if token else None,
                 inbox_event_id=event.id,
+                **lease,
             )
         )
     session.add_all(rows)

@@ -181,7 +181,7 @@ class Sender:
                 continue
             try:
                 row, user, messages = self._load(row_id)
-                self._deliver(row, user, messages)
+                self.deliver(row, user, messages)
             except Exception as exc:  # a bug in rendering must not stop the other rows
                 log.exception("outbox row %s could not be sent", row_id)
                 self.session.rollback()
@@ -209,7 +209,8 @@ class Sender:
         self.session.rollback()
         return row, user, messages
 
-    def _deliver(self, row: OutboxMessage, user: LineUser | None, messages: list[dict]) -> None:
+    def deliver(self, row: OutboxMessage, user: LineUser | None, messages: list[dict]) -> None:
+        """Send one claimed row (its lease held by this sender) and record the outcome."""
         if row.recipients:
             self._multicast(row, messages)
             return

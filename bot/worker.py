@@ -3,6 +3,7 @@ the outbox. Runs as `flask --app wsgi worker` (or in-process when serving HTTP o
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -19,7 +20,7 @@ from bot.dispatch import Dispatcher, EventContext, parse_event
 from bot.extensions import db
 from bot.i18n import user_locale
 from bot.line_client import LineClient
-from bot.outbox import queue_reply
+from bot.outbox import detached, queue_reply
 from bot.sender import Sender, backoff
 from bot.thai_text import warm_up
 from models import InboxEvent, LineUser, utcnow
@@ -56,6 +57,7 @@ class Worker:
         self.name = name or worker_name()
         self.client = make_client(app)
         self.lease_seconds = float(app.config.get("WORKER_LEASE_SECONDS", LEASE_SECONDS))
+        self.sent_now = 0  # rows sent right after their event, counted into run_once
         warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
 
@@ -123,7 +125,8 @@ class Worker:
         )
         with force_locale(user_locale(user.language if user else None)):
             self.dispatcher.dispatch(ctx)
-            queue_reply(self.session, event_row, ctx.reply_token, ctx.messages)
+            rows = queue_reply(self.session, event_row, ctx.reply_token, ctx.messages,
+                               lease_owner=self.name)
         if not inbox.extend_lease(self.session, event_row.user_key, self.name, self.lease_seconds):
             raise LeaseLost(event_row.user_key)
         done = self.session.execute(
@@ -138,7 +141,25 @@ class Worker:
         ).rowcount
         if done != 1:
             raise LeaseLost(event_row.user_key)
+        self.session.flush()
+        outgoing = [(detached(row), json.loads(row.payload)) for row in rows]
+        recipient = detached(user) if user is not None else None
         self.session.commit()
+        self._send_now(outgoing, recipient)
+
+    def _send_now(self, outgoing: list, user: LineUser | None) -> None:
+        """Send an event's answer at once (its rows were born leased to this worker): the
+        reply leaves while the token is fresh, without waiting for the next sender round."""
+        if not outgoing:
+            return
+        sender = Sender(self.session, self.client, self.name)
+        for row, messages in outgoing:
+            try:
+                sender.deliver(row, user, messages)
+                self.sent_now += 1
+            except Exception:  # the lease expires and a sender round tries again
+                log.exception("outbox row %s not sent at once", row.id)
+                self.session.rollback()
 
     def _show_loading(self, raw: dict, seconds: int) -> None:
         """The typing animation, for a handler about to do slow work (a handler's own call:
@@ -165,7 +186,8 @@ class Worker:
         """One round: handle due inbox events, then send the due outbox. Returns work done."""
         handled = self.handle_inbox()
         sender = Sender(self.session, self.client, self.name)
-        sent = sender.send_due()
+        sent = sender.send_due() + self.sent_now
+        self.sent_now = 0
         db.session.remove()
         return handled + sent
 

@@ -222,3 +222,26 @@ def test_loading_animation_only_when_a_handler_asks_for_it(emulator, worker):
     worker.burst()
     assert emulator.requests("loading") == []
     assert len(emulator.sent(USER)) == 1
+
+
+def test_the_answer_leaves_with_the_event_not_a_sender_round_later(emulator, worker, session):
+    emulator.text(USER, "hello")
+    assert worker.handle_inbox() == 1  # handling alone: no sender round ran
+    assert [i["endpoint"] for i in emulator.sent(USER)] == ["reply"]
+    [row] = outbox(session)
+    assert (row.status, row.lease_owner) == (OutboxMessage.SENT, None)
+
+
+def test_an_answer_left_leased_by_a_dead_worker_is_sent_after_the_lease(emulator, worker,
+                                                                       session):
+    [row] = queue_push(session, USER, [text("ค้างไว้")])
+    row.lease_owner = "dead-worker"
+    row.lease_expires_at = utcnow() + dt.timedelta(minutes=1)
+    session.commit()
+    worker.burst()
+    assert emulator.sent(USER) == []  # its lease still holds
+    session.execute(sa.update(OutboxMessage).values(
+        lease_expires_at=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    worker.burst()
+    assert texts(emulator.sent(USER)) == ["ค้างไว้"]
