@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,14 +37,13 @@ from bot.dispatch import EventContext
 from bot.intents import Intent, match
 from bot.messages import text
 from bot.thai_text import clean, thai_date, thai_time
-from models import ConversationState, utcnow
+from models import BANGKOK, ConversationState, utcnow
 
 END = "__end__"
 DRAFT_TTL = dt.timedelta(minutes=30)
 MAX_QUICK_REPLIES = 13
 LABEL_MAX = 20
 ENGINE_COMMANDS = ("cancel", "back", "menu", "language")
-BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
 CANCEL = "__cancel__"  # a step's answer that ends the flow as the user asked
 RETURN_TO = "_return_to"  # draft key: after this step, go back to that step (edit a field)
 

@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbox
 from bot.extensions import db
-from bot.sender import BANGKOK, HOLD_KEY
-from models import InboxEvent, OutboxMessage, ServiceState, utcnow
+from bot.sender import HOLD_KEY
+from models import BANGKOK, InboxEvent, OutboxMessage, ServiceState, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import logging
 import random
-import zoneinfo
 
 import sqlalchemy as sa
 from flask_babel import force_locale
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from bot import line_client as lc
 from bot.i18n import user_locale
 from bot.outbox import render
-from models import LineUser, OutboxMessage, ServiceState, utcnow
+from models import BANGKOK, LineUser, OutboxMessage, ServiceState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,6 @@ MAX_ATTEMPTS = 10
 LEASE_SECONDS = 60
 HOLD_KEY = "push_hold"
 HOLD_RECHECK = dt.timedelta(minutes=10)
-BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
 
 
 def backoff(attempts: int, base: float = 1.0, cap: float = 300.0) -> dt.timedelta:

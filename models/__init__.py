@@ -1,6 +1,6 @@
 """SQLAlchemy 2 typed models of Samoe. Nothing else of the project is imported here."""
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import BANGKOK, Base, UTCDateTime, utcnow
 from models.case import (
     AnonymousReport,
     Case,
@@ -18,6 +18,7 @@ from models.outbox import OutboxMessage, ServiceState
 from models.reference import Agency, Area
 
 __all__ = [
+    "BANGKOK",
     "Agency",
     "AnonymousReport",
     "Area",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -14,6 +15,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: The province's clock: dates shown to people, the reference year, the quota month.
+BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
 
 
 def utcnow() -> dt.datetime:

@@ -13,7 +13,6 @@ import hmac
 import re
 import secrets
 import unicodedata
-import zoneinfo
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -23,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import (
+    BANGKOK,
     AnonymousReport,
     Area,
     Case,
@@ -36,7 +36,6 @@ from models import (
 )
 from services.invitations import code_hash
 
-BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
 BE_OFFSET = 543
 REFERENCE_PREFIX = "KK"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from urllib.parse import urlencode
 
 from flask import current_app
@@ -13,9 +12,10 @@ from bot.conversation import Choice, Engine, action_items
 from bot.flex import bubble, carousel, flex, postback_button
 from bot.messages import text
 from bot.thai_text import thai_date
+from handlers.flows.report import first_name
+from models import BANGKOK
 from services import cases
 
-BANGKOK = zoneinfo.ZoneInfo("Asia/Bangkok")
 PER_PAGE = 5
 
 #: Stages in plain words, as parents and volunteers read them (DESIGN.md §3).
@@ -42,10 +42,6 @@ EVENT_WORDS = {
 
 def local_date(moment) -> str:
     return thai_date(moment.astimezone(BANGKOK).date())
-
-
-def first_name(full: str | None) -> str:
-    return (full or "").split(" ")[0]
 
 
 def case_card(case) -> dict:

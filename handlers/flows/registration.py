@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from bot.conversation import (
-    BANGKOK,
     Choice,
     ChoiceStep,
     Engine,
@@ -21,7 +20,7 @@ from bot.conversation import (
 from bot.dispatch import EventContext
 from bot.messages import text
 from bot.thai_text import clean, parse_code, parse_phone, thai_time
-from models import Agency, Area, Invitation, utcnow
+from models import BANGKOK, Agency, Area, Invitation, utcnow
 from services import areas, invitations
 
 NAME_MAX = 120

@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from bot.conversation import (
-    BANGKOK,
     CANCEL,
     RETURN_TO,
     Choice,
@@ -46,7 +45,7 @@ from bot.thai_text import (
     parse_village,
     thai_date,
 )
-from models import Area, Case, utcnow
+from models import BANGKOK, Area, Case, utcnow
 from services import cases
 
 STATEMENT_VERSION = "2026-11-v1"
@@ -107,7 +106,8 @@ def today() -> dt.date:
     return utcnow().astimezone(BANGKOK).date()
 
 
-def first_name(full: str) -> str:
+def first_name(full: str | None) -> str:
+    """The first word of a name, as the bot calls the child ("Nong" and the first name)."""
     return (full or "").split(" ")[0]
 
 
