@@ -74,6 +74,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         if not app.config["LINE_CHANNEL_ACCESS_TOKEN"]:
             app.config["LINE_CHANNEL_ACCESS_TOKEN"] = EMULATOR_ACCESS_TOKEN
         mount_emulator(app)
+    elif not app.config["LINE_CHANNEL_SECRET"]:
+        # outside production (which refuses to start without it): a webhook that can verify
+        # nothing but its own test requests, said loudly, instead of a crash at start-up
+        app.logger.warning("LINE_CHANNEL_SECRET is not set: LINE's webhook requests will be "
+                           "refused (set it, or LINE_EMULATOR=1 for local use)")
+        app.config["LINE_CHANNEL_SECRET"] = instance_secret(app, "dev-channel-secret")
     app.extensions["samoe.signature"] = SignatureValidator(app.config["LINE_CHANNEL_SECRET"])
 
     dispatcher = Dispatcher()

@@ -3,17 +3,23 @@
 from models.base import BANGKOK, Base, UTCDateTime, utcnow
 from models.case import (
     AnonymousReport,
+    Appointment,
     Case,
     CaseCounter,
+    CaseGuardian,
     CasePhoto,
+    CaseService,
     Consent,
     LinkCode,
+    Referral,
     TimelineEntry,
+    Visit,
 )
 from models.conversation import ConversationState
 from models.inbox import InboxEvent, InboxLease
 from models.invitation import Invitation
 from models.line_user import LineUser
+from models.officer import ApiToken, AuditEntry, Officer
 from models.outbox import OutboxMessage, ServiceState
 from models.reference import Agency, Area
 
@@ -21,11 +27,16 @@ __all__ = [
     "BANGKOK",
     "Agency",
     "AnonymousReport",
+    "ApiToken",
+    "Appointment",
+    "AuditEntry",
     "Area",
     "Base",
     "Case",
     "CaseCounter",
+    "CaseGuardian",
     "CasePhoto",
+    "CaseService",
     "Consent",
     "ConversationState",
     "InboxEvent",
@@ -33,9 +44,12 @@ __all__ = [
     "Invitation",
     "LineUser",
     "LinkCode",
+    "Officer",
     "OutboxMessage",
+    "Referral",
     "ServiceState",
     "TimelineEntry",
     "UTCDateTime",
+    "Visit",
     "utcnow",
 ]

@@ -86,6 +86,11 @@ class Case(Base):
     self_reported: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # the first thing an officer did (a transition, referral, service, visit, appointment)
+    first_action_at: Mapped[dt.datetime | None]
+    # when the next step is due (services.workflow sets it on each change); past it = overdue
+    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    closed_at: Mapped[dt.datetime | None]
 
     photos: Mapped[list[CasePhoto]] = relationship(
         back_populates="case", order_by="CasePhoto.id", cascade="all, delete-orphan")
@@ -94,6 +99,8 @@ class Case(Base):
     timeline: Mapped[list[TimelineEntry]] = relationship(
         back_populates="case", order_by=lambda: (TimelineEntry.at, TimelineEntry.id),
         cascade="all, delete-orphan")
+    referrals: Mapped[list[Referral]] = relationship(
+        back_populates="case", order_by="Referral.id", cascade="all, delete-orphan")
 
 
 class CasePhoto(Base):
@@ -139,7 +146,7 @@ class TimelineEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
     # created | duplicate_report | verified | referred | accepted | declined | service | visit
-    # | appointment | status | note | consent | link_code
+    # | appointment | status | reopened | note | consent | link_code | confirmation
     kind: Mapped[str] = mapped_column(sa.String(20))
     actor: Mapped[str | None] = mapped_column(sa.String(64))  # LINE user id or officer username
     public: Mapped[bool] = mapped_column(default=False)
@@ -186,3 +193,96 @@ class LinkCode(Base):
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     used_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class CaseGuardian(Base):
+    """A parent's LINE account linked to a child's case (through a one-time link code)."""
+
+    __tablename__ = "case_guardians"
+    __table_args__ = (sa.UniqueConstraint("case_id", "line_user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    line_user_id: Mapped[int] = mapped_column(sa.ForeignKey("line_users.id"), index=True)
+    linked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    link_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("link_codes.id"))
+    unlinked_at: Mapped[dt.datetime | None]
+
+
+class Referral(Base):
+    """Agency A asks agency B to take a case; B accepts (and becomes the owner) or declines."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (sa.Index("ix_referrals_to_status", "to_agency_code", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    from_agency_code: Mapped[str] = mapped_column(sa.ForeignKey("agencies.code"))
+    from_area_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"))
+    to_agency_code: Mapped[str] = mapped_column(sa.ForeignKey("agencies.code"))
+    to_area_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"))
+    from_stage: Mapped[str] = mapped_column(sa.String(16))  # the stage a decline returns to
+    reason: Mapped[str] = mapped_column(sa.Text)
+    # pending | accepted | declined
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(64))
+    decided_at: Mapped[dt.datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    case: Mapped[Case] = relationship(back_populates="referrals")
+
+
+class CaseService(Base):
+    """A service given to the child (codes of DESIGN.md §7), by which agency, on which day."""
+
+    __tablename__ = "case_services"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(32))
+    agency_code: Mapped[str] = mapped_column(sa.ForeignKey("agencies.code"))
+    provided_on: Mapped[dt.date]
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    recorded_by: Mapped[str] = mapped_column(sa.String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None]  # the parent said it was received
+    confirmed_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Appointment(Base):
+    """A dated appointment for the child and family (at an office, a school, a clinic)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (sa.Index("ix_appointments_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    at: Mapped[dt.datetime]
+    place: Mapped[str | None] = mapped_column(sa.String(300))
+    purpose: Mapped[str | None] = mapped_column(sa.Text)
+    agency_code: Mapped[str] = mapped_column(sa.ForeignKey("agencies.code"))
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]
+
+
+class Visit(Base):
+    """A home visit: when, what was found, by whom (an officer or a volunteer)."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    visited_on: Mapped[dt.date]
+    # found | not_found | moved | back_in_school | needs_more_help
+    outcome: Mapped[str] = mapped_column(sa.String(20))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    visitor: Mapped[str] = mapped_column(sa.String(64))  # officer username or LINE user id
+    visitor_kind: Mapped[str] = mapped_column(sa.String(12))  # officer | volunteer
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    photo_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_photos.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

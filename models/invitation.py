@@ -27,3 +27,5 @@ class Invitation(Base):
     used_at: Mapped[dt.datetime | None]
     used_by: Mapped[str | None] = mapped_column(sa.String(64))
     revoked_at: Mapped[dt.datetime | None]
+    # an officer invitation may name the console account the LINE user is linked to
+    officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officers.id"))

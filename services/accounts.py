@@ -1,0 +1,156 @@
+"""Officer accounts: creating them, passwords (argon2id), API tokens, and the LINE link.
+
+Tokens are 32 random bytes shown once (`smo_` + URL-safe text); only their SHA-256 is kept
+(a random token needs no slow hash). A token works until it expires or is revoked.
+Every function works in the caller's transaction and never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from models import Agency, ApiToken, Area, Invitation, LineUser, Officer, utcnow
+
+ROLES = ("officer", "supervisor", "admin")
+TOKEN_PREFIX = "smo_"
+TOKEN_VALID_FOR = dt.timedelta(days=90)
+MAX_LOGIN_FAILURES = 5
+LOGIN_LOCK_FOR = dt.timedelta(minutes=15)
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 10
+
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """An account or token cannot be made as asked (the message says why, in English)."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(officer: Officer, password: str) -> bool:
+    """True when `password` is the officer's; rehashes in place when the parameters aged."""
+    if not officer.password_hash:
+        return False
+    try:
+        _hasher.verify(officer.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(officer.password_hash):
+        officer.password_hash = _hasher.hash(password)
+    return True
+
+
+def create_officer(session: Session, username: str, password: str | None, role: str,
+                   agency: str, area: str, full_name: str | None = None) -> Officer:
+    """A new account; the username is lower-cased and must be unused."""
+    username = (username or "").strip().lower()
+    if not USERNAME.match(username):
+        raise AccountError("username: 2-64 of a-z, 0-9, '.', '_' or '-', starting with a "
+                           "letter or digit")
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if session.get(Agency, agency or "") is None:
+        raise AccountError(f"unknown agency code {agency!r}")
+    place = session.get(Area, area or "")
+    if place is None:
+        raise AccountError(f"unknown area code {area!r}")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    if session.scalar(sa.select(Officer.id).where(Officer.username == username)) is not None:
+        raise AccountError(f"username {username!r} is taken")
+    officer = Officer(username=username, role=role, agency_code=agency, area_code=area,
+                      full_name=full_name,
+                      password_hash=hash_password(password) if password else None)
+    session.add(officer)
+    session.flush()
+    return officer
+
+
+def find_officer(session: Session, username: str) -> Officer | None:
+    return session.scalar(sa.select(Officer).where(Officer.username == username.strip().lower()))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, officer: Officer, name: str | None = None,
+                 valid_for: dt.timedelta = TOKEN_VALID_FOR) -> tuple[str, ApiToken]:
+    """A new bearer token for `officer`: the token (shown once) and its row."""
+    if not officer.active:
+        raise AccountError(f"account {officer.username!r} is deactivated")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(officer_id=officer.id, token_hash=_token_hash(token), prefix=token[:10],
+                   name=name, expires_at=utcnow() + valid_for)
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def revoke_token(session: Session, token_id: int) -> bool:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    return True
+
+
+def officer_for_token(session: Session, token: str) -> Officer | None:
+    """The active officer a valid (unexpired, unrevoked) token belongs to, else None."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    now = utcnow()
+    row = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    officer = row.officer
+    if not officer.active:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=5):
+        row.last_used_at = now  # coarse, so a busy client does not write on every request
+    return officer
+
+
+def officer_for_line_user(session: Session, user: LineUser) -> Officer | None:
+    if user is None or user.id is None:
+        return None
+    return session.scalar(sa.select(Officer).where(Officer.line_user_id == user.id,
+                                                   Officer.active.is_(True)))
+
+
+def link_line_officer(session: Session, user: LineUser, invitation: Invitation) -> Officer:
+    """Link a LINE user who redeemed an officer invitation to a console account.
+
+    The invitation's named account if it has one; else the account already linked to this
+    LINE user; else a new LINE-only account (no password until an administrator sets one)
+    with the invitation's agency and area."""
+    linked = officer_for_line_user(session, user)
+    officer = session.get(Officer, invitation.officer_id) if invitation.officer_id else None
+    if officer is None:
+        officer = linked
+    if officer is None:
+        base = f"line-{user.line_user_id[-8:].lower()}"
+        username, n = base, 1
+        while find_officer(session, username) is not None:
+            n += 1
+            username = f"{base}-{n}"
+        officer = create_officer(session, username, None, "officer", invitation.agency_code,
+                                 invitation.area_code, full_name=user.full_name)
+    elif linked is not None and linked.id != officer.id:
+        linked.line_user_id = None  # one LINE user, one account
+        session.flush()
+    officer.line_user_id = user.id
+    if user.full_name and not officer.full_name:
+        officer.full_name = user.full_name
+    return officer

@@ -1,0 +1,524 @@
+"""The case workflow: stages, reopening, referrals, services, appointments, visits, notes.
+
+One domain service for the API, the console and LINE (DESIGN.md §3). Every change here:
+
+- checks the rule in one place (`TRANSITIONS`, `closing_evidence`, `access.may_change`);
+- writes a timeline entry with who and when (internal ones are never shown to parents);
+- keeps `due_at` (the next deadline) and `first_action_at` up to date;
+- queues, in the same transaction, the LINE notifications the volunteer who reported the child,
+  the linked parents and the officers concerned need (services.notifications; the bot renders
+  them in each recipient's language when it sends them);
+- writes an audit row.
+
+Functions work in the caller's transaction and never commit. A refused change raises
+`WorkflowError` with a code (and the HTTP status the API answers with).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models import (
+    Agency,
+    Appointment,
+    Case,
+    CaseGuardian,
+    CaseService,
+    LineUser,
+    Officer,
+    Referral,
+    TimelineEntry,
+    Visit,
+    utcnow,
+)
+from services import audit
+from services.access import Actor, may_change
+from services.cases import SERVICES, STAGES, VERIFY_WITHIN
+from services.notifications import notify
+
+#: Stage changes an officer may make with `transition` (referrals and reopening have their own
+#: actions: `referred` is entered by `refer`, `closed` is left only by `reopen`).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "received": ("verifying", "in_support"),
+    "verifying": ("in_support",),
+    "referred": ("verifying", "in_support"),
+    "in_support": ("follow_up", "closed"),
+    "follow_up": ("in_support", "closed"),
+    "closed": (),
+}
+#: Stages a case may be referred from.
+REFERABLE = ("received", "verifying", "in_support", "follow_up")
+VISIT_OUTCOMES = ("found", "not_found", "moved", "back_in_school", "needs_more_help")
+#: Visit outcomes that confirm the child got the service recorded before the visit.
+CONFIRMING_OUTCOMES = ("found", "back_in_school")
+#: The level of the office of each agency that takes a case in a given place.
+AGENCY_LEVEL = {"LOCAL": "subdistrict", "PHC": "subdistrict", "LEARN": "district",
+                "HEALTH": "district", "OBEC": "district", "EDU": "province",
+                "SOCIAL": "province", "KKU": "province", "EEF": "province"}
+#: Default deadlines (DESIGN.md objectives 3 and 5; per-agency settings come with follow-up).
+DEADLINES = {
+    "verify": VERIFY_WITHIN,  # from the report, while received or verifying
+    "decide_referral": dt.timedelta(days=7),  # a pending referral
+    "first_action": dt.timedelta(days=14),  # after a referral is accepted
+    "visit": dt.timedelta(days=30),  # while being helped or followed up
+}
+TEXT_LIMIT = 2000
+
+
+class WorkflowError(ValueError):
+    """A change the workflow refuses. `status` is 409 for a conflict with the case's state,
+    422 for a value that can never be right."""
+
+    def __init__(self, code: str, message: str, status: int = 409):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _text(value: str | None, field: str, required: bool = False) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise WorkflowError(f"{field}_required", f"{field} is required", 422)
+        return None
+    if len(text) > TEXT_LIMIT:
+        raise WorkflowError(f"{field}_too_long", f"{field}: at most {TEXT_LIMIT} characters",
+                            422)
+    return text
+
+
+def _require_change(actor: Actor, case: Case) -> None:
+    if not may_change(actor, case):
+        raise WorkflowError("not_owner", "only the agency that owns the case can change it")
+
+
+def _entry(case: Case, kind: str, actor: Actor, now: dt.datetime, public: bool,
+           **detail) -> TimelineEntry:
+    entry = TimelineEntry(case_id=case.id, kind=kind, actor=actor.name, public=public, at=now,
+                          detail={k: v for k, v in detail.items() if v is not None})
+    case.timeline.append(entry)
+    return entry
+
+
+def _acted(case: Case, actor: Actor, now: dt.datetime) -> None:
+    if actor.kind == "officer" and case.first_action_at is None:
+        case.first_action_at = now
+    case.updated_at = now
+
+
+def in_area(case: Case, area_code: str) -> bool:
+    """Whether the case lies in a province, district or subdistrict (the same rule as
+    access.area_clause, for a case already loaded)."""
+    if len(area_code) == 6:
+        return case.subdistrict_code == area_code
+    if len(area_code) == 4:
+        return case.district_code == area_code
+    return case.district_code.startswith(area_code)
+
+
+def agency_area(agency_code: str, case: Case) -> str:
+    """The area code of the office of `agency_code` that serves the case's place."""
+    level = AGENCY_LEVEL.get(agency_code, "province")
+    if level == "subdistrict":
+        return case.subdistrict_code
+    if level == "district":
+        return case.district_code
+    return case.district_code[:2]
+
+
+def due_after(case: Case, now: dt.datetime, session: Session) -> dt.datetime | None:
+    """The next deadline of a case in its current stage (None once closed)."""
+    if case.stage == "closed":
+        return None
+    if case.stage in ("received", "verifying"):
+        return case.created_at + DEADLINES["verify"]
+    if case.stage == "referred":
+        pending = pending_referral(session, case)
+        if pending is not None:
+            return pending.created_at + DEADLINES["decide_referral"]
+        return now + DEADLINES["first_action"]  # accepted: the new owner's first action
+    last_visit = session.scalar(sa.select(sa.func.max(Visit.created_at))
+                                .where(Visit.case_id == case.id))
+    moments = [m for m in (last_visit, _stage_since(session, case)) if m is not None]
+    return max(moments, default=now) + DEADLINES["visit"]
+
+
+def _stage_since(session: Session, case: Case) -> dt.datetime | None:
+    return session.scalar(
+        sa.select(sa.func.max(TimelineEntry.at))
+        .where(TimelineEntry.case_id == case.id,
+               TimelineEntry.kind.in_(("verified", "status", "accepted", "reopened"))))
+
+
+def _reset_due(session: Session, case: Case, now: dt.datetime) -> None:
+    session.flush()
+    case.due_at = due_after(case, now, session)
+
+
+def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
+    return case.due_at is not None and case.due_at < (now or utcnow()) and case.stage != "closed"
+
+
+def pending_referral(session: Session, case: Case) -> Referral | None:
+    return session.scalar(sa.select(Referral).where(Referral.case_id == case.id,
+                                                    Referral.status == "pending"))
+
+
+# -- notifications ---------------------------------------------------------------------------
+
+def _agency_fields(session: Session, code: str) -> dict:
+    agency = session.get(Agency, code)
+    if agency is None:
+        return {"agency": code}
+    return {"agency": code, "agency_name_th": agency.short_name_th,
+            "agency_name_en": agency.name_en, "agency_phone": agency.phone}
+
+
+def _tell_people(session: Session, case: Case, event: str, **params) -> None:
+    """Queue an update for the reporting volunteer and every linked parent."""
+    base = {"case_id": case.id, "reference": case.reference, "child": case.child_name,
+            "stage": case.stage, "event": event,
+            **_agency_fields(session, case.owner_agency_code), **params}
+    reporter = session.get(LineUser, case.reporter_id) if case.reporter_id else None
+    guardians = list(session.scalars(
+        sa.select(LineUser).join(CaseGuardian, CaseGuardian.line_user_id == LineUser.id)
+        .where(CaseGuardian.case_id == case.id, CaseGuardian.unlinked_at.is_(None))))
+    told: set[str] = set()
+    for parent in guardians:
+        if parent.line_user_id not in told:
+            notify(session, parent.line_user_id, "case.parent_update", **base)
+            told.add(parent.line_user_id)
+    if reporter is not None and reporter.line_user_id not in told:
+        kind = "case.parent_update" if case.self_reported else "case.volunteer_update"
+        notify(session, reporter.line_user_id, kind, **base)
+
+
+def _tell_officers(session: Session, case: Case, agency_code: str, kind: str,
+                   exclude: str | None = None, **params) -> int:
+    """Queue a notification to the LINE-linked officers of an agency whose scope covers the
+    case (and to the area's supervisors of that agency)."""
+    rows = session.execute(
+        sa.select(Officer.area_code, LineUser.line_user_id)
+        .join(LineUser, LineUser.id == Officer.line_user_id)
+        .where(Officer.agency_code == agency_code, Officer.active.is_(True),
+               Officer.username != (exclude or ""))).all()
+    count = 0
+    for area_code, line_id in rows:
+        if in_area(case, area_code):
+            notify(session, line_id, kind, case_id=case.id, reference=case.reference,
+                   child=case.child_name, stage=case.stage, **params)
+            count += 1
+    return count
+
+
+# -- stages ----------------------------------------------------------------------------------
+
+def transition(session: Session, actor: Actor, case: Case, to: str, note: str | None = None,
+               now: dt.datetime | None = None) -> TimelineEntry:
+    """Move a case to stage `to` if the rules allow it."""
+    now = now or utcnow()
+    if to not in STAGES:
+        raise WorkflowError("unknown_stage", f"unknown stage {to!r}", 422)
+    _require_change(actor, case)
+    note = _text(note, "note")
+    if to == "referred":
+        raise WorkflowError("use_referral", "a case is referred with a referral, not a "
+                            "transition", 422)
+    if to == case.stage:
+        raise WorkflowError("same_stage", f"the case is already {to}")
+    if to not in TRANSITIONS[case.stage]:
+        if case.stage == "closed":
+            raise WorkflowError("case_closed", "a closed case is reopened, not moved")
+        raise WorkflowError("transition_not_allowed",
+                            f"a case cannot go from {case.stage} to {to}")
+    if case.stage == "referred" and pending_referral(session, case) is not None:
+        raise WorkflowError("referral_pending", "a referral of this case waits for an answer")
+    if to == "closed":
+        evidence = closing_evidence(session, case)
+        if not evidence["service"]:
+            raise WorkflowError("evidence_required", "record a service before closing")
+        if not (evidence["visit"] or evidence["parent_confirmation"]):
+            raise WorkflowError("evidence_required", "closing needs a home visit or the "
+                                "parent's confirmation after the service")
+        case.closed_at = now
+    previous = case.stage
+    case.stage = to
+    _acted(case, actor, now)
+    kind = "verified" if to == "verifying" else "status"
+    entry = _entry(case, kind, actor, now, public=True, **{"from": previous, "to": to})
+    if note:
+        _entry(case, "note", actor, now, public=False, text=note)
+    _reset_due(session, case, now)
+    _tell_people(session, case, "stage")
+    audit.record(session, actor, "case.transition", case, **{"from": previous, "to": to})
+    return entry
+
+
+def reopen(session: Session, actor: Actor, case: Case, reason: str,
+           now: dt.datetime | None = None) -> TimelineEntry:
+    """Take a closed case back to `verifying`, with the reason on the timeline."""
+    now = now or utcnow()
+    _require_change(actor, case)
+    reason = _text(reason, "reason", required=True)
+    if case.stage != "closed":
+        raise WorkflowError("not_closed", "only a closed case can be reopened")
+    case.stage = "verifying"
+    case.closed_at = None
+    _acted(case, actor, now)
+    entry = _entry(case, "reopened", actor, now, public=True, **{"from": "closed",
+                                                                 "to": "verifying"})
+    _entry(case, "note", actor, now, public=False, text=reason)
+    case.due_at = now + DEADLINES["verify"]
+    _tell_people(session, case, "stage")
+    audit.record(session, actor, "case.reopen", case, reason=reason)
+    return entry
+
+
+def closing_evidence(session: Session, case: Case) -> dict[str, bool]:
+    """What a case has towards closing: a service, and after it a confirming home visit or
+    the parent's confirmation of a service."""
+    first_service = session.scalar(
+        sa.select(sa.func.min(CaseService.provided_on)).where(CaseService.case_id == case.id))
+    visit = first_service is not None and session.scalar(
+        sa.select(sa.func.count()).select_from(Visit)
+        .where(Visit.case_id == case.id, Visit.outcome.in_(CONFIRMING_OUTCOMES),
+               Visit.visited_on >= first_service)) > 0
+    confirmed = session.scalar(
+        sa.select(sa.func.count()).select_from(CaseService)
+        .where(CaseService.case_id == case.id, CaseService.confirmed_at.is_not(None))) > 0
+    return {"service": first_service is not None, "visit": bool(visit),
+            "parent_confirmation": confirmed}
+
+
+# -- referrals -------------------------------------------------------------------------------
+
+def refer(session: Session, actor: Actor, case: Case, to_agency: str, reason: str,
+          now: dt.datetime | None = None) -> Referral:
+    """Ask another agency to take the case; the owner stays until it accepts."""
+    now = now or utcnow()
+    _require_change(actor, case)
+    reason = _text(reason, "reason", required=True)
+    if session.get(Agency, to_agency or "") is None:
+        raise WorkflowError("unknown_agency", f"unknown agency code {to_agency!r}", 422)
+    if to_agency == case.owner_agency_code:
+        raise WorkflowError("same_agency", "the case already belongs to that agency", 422)
+    if case.stage not in REFERABLE:
+        raise WorkflowError("transition_not_allowed", f"a {case.stage} case cannot be referred")
+    if pending_referral(session, case) is not None:
+        raise WorkflowError("referral_pending", "a referral of this case waits for an answer")
+    referral = Referral(case_id=case.id, from_agency_code=case.owner_agency_code,
+                        from_area_code=case.owner_area_code, to_agency_code=to_agency,
+                        to_area_code=agency_area(to_agency, case), from_stage=case.stage,
+                        reason=reason, status="pending", created_by=actor.name, created_at=now)
+    session.add(referral)
+    session.flush()
+    previous = case.stage
+    case.stage = "referred"
+    _acted(case, actor, now)
+    _entry(case, "referred", actor, now, public=True, referral_id=referral.id,
+           **{"from": previous, "to": "referred", "to_agency": to_agency})
+    _entry(case, "note", actor, now, public=False, text=reason, referral_id=referral.id)
+    _reset_due(session, case, now)
+    _tell_people(session, case, "stage", to_agency=to_agency)
+    _tell_officers(session, case, to_agency, "referral.received", exclude=actor.name,
+                   referral_id=referral.id, from_agency=referral.from_agency_code,
+                   reason=reason)
+    audit.record(session, actor, "referral.create", case, referral_id=referral.id,
+                 to_agency=to_agency)
+    return referral
+
+
+def _decide(actor: Actor, referral: Referral) -> None:
+    if actor.kind != "officer":
+        raise WorkflowError("not_receiver", "only the receiving agency can answer a referral")
+    if referral.status != "pending":
+        raise WorkflowError("referral_not_pending", f"the referral is already {referral.status}")
+    if actor.agency_code != referral.to_agency_code and not actor.sees_whole_area:
+        raise WorkflowError("not_receiver", "only the receiving agency can answer a referral")
+
+
+def accept_referral(session: Session, actor: Actor, referral: Referral,
+                    now: dt.datetime | None = None) -> Referral:
+    """The receiving agency takes the case: it becomes the owner."""
+    now = now or utcnow()
+    _decide(actor, referral)
+    case = referral.case
+    referral.status = "accepted"
+    referral.decided_by, referral.decided_at = actor.name, now
+    previous_owner = case.owner_agency_code
+    case.owner_agency_code = referral.to_agency_code
+    case.owner_area_code = referral.to_area_code
+    case.updated_at = now
+    _entry(case, "accepted", actor, now, public=True, referral_id=referral.id,
+           agency=referral.to_agency_code, from_agency=previous_owner)
+    case.due_at = now + DEADLINES["first_action"]
+    _tell_people(session, case, "accepted")
+    _tell_officers(session, case, previous_owner, "referral.answered", exclude=actor.name,
+                   referral_id=referral.id, to_agency=referral.to_agency_code,
+                   answer="accepted")
+    audit.record(session, actor, "referral.accept", case, referral_id=referral.id)
+    return referral
+
+
+def decline_referral(session: Session, actor: Actor, referral: Referral, reason: str,
+                     now: dt.datetime | None = None) -> Referral:
+    """The receiving agency declines, with a reason; the case returns to its earlier stage."""
+    now = now or utcnow()
+    _decide(actor, referral)
+    reason = _text(reason, "reason", required=True)
+    case = referral.case
+    referral.status = "declined"
+    referral.decided_by, referral.decided_at = actor.name, now
+    referral.decision_reason = reason
+    case.stage = referral.from_stage
+    case.updated_at = now
+    _entry(case, "declined", actor, now, public=False, referral_id=referral.id,
+           agency=referral.to_agency_code, reason=reason,
+           **{"from": "referred", "to": referral.from_stage})
+    _reset_due(session, case, now)
+    _tell_officers(session, case, referral.from_agency_code, "referral.answered",
+                   exclude=actor.name, referral_id=referral.id,
+                   to_agency=referral.to_agency_code, answer="declined", reason=reason)
+    audit.record(session, actor, "referral.decline", case, referral_id=referral.id,
+                 reason=reason)
+    return referral
+
+
+# -- services, appointments, visits, notes ---------------------------------------------------
+
+def _open_case(case: Case) -> None:
+    if case.stage == "closed":
+        raise WorkflowError("case_closed", "the case is closed: reopen it first")
+
+
+def record_service(session: Session, actor: Actor, case: Case, code: str,
+                   provided_on: dt.date | None = None, note: str | None = None,
+                   now: dt.datetime | None = None) -> CaseService:
+    """A service given to the child; the parents are told and asked to confirm it."""
+    now = now or utcnow()
+    if code not in SERVICES:
+        raise WorkflowError("unknown_service", f"unknown service code {code!r}", 422)
+    _require_change(actor, case)
+    _open_case(case)
+    note = _text(note, "note")
+    today = now.date()
+    provided_on = provided_on or today
+    if provided_on > today + dt.timedelta(days=1):
+        raise WorkflowError("date_in_future", "a service is recorded once it is given", 422)
+    service = CaseService(case_id=case.id, code=code, agency_code=actor.agency_code or
+                          case.owner_agency_code, provided_on=provided_on, note=note,
+                          recorded_by=actor.name, recorded_at=now)
+    session.add(service)
+    session.flush()
+    _acted(case, actor, now)
+    _entry(case, "service", actor, now, public=True, service_id=service.id, service=code,
+           provided_on=provided_on.isoformat())
+    if note:
+        _entry(case, "note", actor, now, public=False, text=note, service_id=service.id)
+    _tell_people(session, case, "service", service=code, service_id=service.id,
+                 provided_on=provided_on.isoformat())
+    audit.record(session, actor, "case.service", case, service=code, service_id=service.id)
+    return service
+
+
+def confirm_service(session: Session, actor: Actor, case: Case, service: CaseService,
+                    now: dt.datetime | None = None) -> bool:
+    """A linked parent says the service was received (once; True when newly recorded)."""
+    now = now or utcnow()
+    if service.case_id != case.id:
+        raise WorkflowError("not_found", "no such service on this case", 404)
+    if service.confirmed_at is not None:
+        return False
+    service.confirmed_at, service.confirmed_by = now, actor.name
+    case.updated_at = now
+    _entry(case, "confirmation", actor, now, public=True, service_id=service.id,
+           service=service.code)
+    _tell_officers(session, case, case.owner_agency_code, "case.parent_confirmed",
+                   service=service.code)
+    audit.record(session, actor, "case.confirmation", case, service_id=service.id)
+    return True
+
+
+def set_appointment(session: Session, actor: Actor, case: Case, at: dt.datetime,
+                    place: str | None = None, purpose: str | None = None,
+                    now: dt.datetime | None = None) -> Appointment:
+    """A dated appointment; the parents are told when and where."""
+    now = now or utcnow()
+    if at.tzinfo is None:
+        raise WorkflowError("naive_time", "give the time with its offset (+07:00)", 422)
+    _require_change(actor, case)
+    _open_case(case)
+    if at < now - dt.timedelta(hours=1):
+        raise WorkflowError("date_in_past", "an appointment is set for a time to come", 422)
+    place, purpose = _text(place, "place"), _text(purpose, "purpose")
+    appointment = Appointment(case_id=case.id, at=at, place=place, purpose=purpose,
+                              agency_code=actor.agency_code or case.owner_agency_code,
+                              created_by=actor.name, created_at=now)
+    session.add(appointment)
+    session.flush()
+    _acted(case, actor, now)
+    _entry(case, "appointment", actor, now, public=True, appointment_id=appointment.id,
+           at=at.astimezone(dt.UTC).isoformat(), place=place)
+    _tell_people(session, case, "appointment", appointment_id=appointment.id,
+                 at=at.astimezone(dt.UTC).isoformat(), place=place)
+    audit.record(session, actor, "case.appointment", case, appointment_id=appointment.id)
+    return appointment
+
+
+def record_visit(session: Session, actor: Actor, case: Case, outcome: str,
+                 visited_on: dt.date | None = None, note: str | None = None,
+                 latitude: float | None = None, longitude: float | None = None,
+                 photo_id: int | None = None, now: dt.datetime | None = None) -> Visit:
+    """A home visit by an officer (of the owning agency or the area) or by the volunteer who
+    reported the child. The officers in charge are told of a volunteer's visit."""
+    now = now or utcnow()
+    if outcome not in VISIT_OUTCOMES:
+        raise WorkflowError("unknown_outcome", f"unknown visit outcome {outcome!r}", 422)
+    if actor.kind == "officer":
+        _require_change(actor, case)
+    elif not (actor.kind == "volunteer" and actor.line_user_id == case.reporter_id):
+        raise WorkflowError("not_owner", "only the reporting volunteer or an officer in charge "
+                            "records a visit")
+    _open_case(case)
+    note = _text(note, "note")
+    today = now.astimezone(dt.UTC).date()
+    visited_on = visited_on or today
+    if visited_on > today + dt.timedelta(days=1):
+        raise WorkflowError("date_in_future", "a visit is recorded once it is made", 422)
+    if visited_on < case.created_at.date() - dt.timedelta(days=1):
+        raise WorkflowError("date_before_report", "the visit is dated before the report", 422)
+    visit = Visit(case_id=case.id, visited_on=visited_on, outcome=outcome, note=note,
+                  visitor=actor.name, visitor_kind=actor.kind, latitude=latitude,
+                  longitude=longitude, photo_id=photo_id, created_at=now)
+    session.add(visit)
+    session.flush()
+    _acted(case, actor, now)
+    _entry(case, "visit", actor, now, public=True, visit_id=visit.id, outcome=outcome,
+           visited_on=visited_on.isoformat())
+    if note:
+        _entry(case, "note", actor, now, public=False, text=note, visit_id=visit.id)
+    if case.stage in ("in_support", "follow_up"):
+        case.due_at = now + DEADLINES["visit"]
+    if actor.kind != "officer":
+        _tell_officers(session, case, case.owner_agency_code, "case.visit_recorded",
+                       outcome=outcome, visited_on=visited_on.isoformat())
+    audit.record(session, actor, "case.visit", case, visit_id=visit.id, outcome=outcome)
+    return visit
+
+
+def add_note(session: Session, actor: Actor, case: Case, text: str,
+             now: dt.datetime | None = None) -> TimelineEntry:
+    """An internal note (never shown to parents); allowed on a closed case too."""
+    now = now or utcnow()
+    _require_change(actor, case)
+    text = _text(text, "text", required=True)
+    case.updated_at = now
+    entry = _entry(case, "note", actor, now, public=False, text=text)
+    audit.record(session, actor, "case.note", case)
+    return entry
