@@ -128,10 +128,12 @@ def emulator_database_url(app_url: str) -> str:
 
 def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> None:
     """The one upward import: the composition root registers the inbound adapters."""
-    from handlers import events, flows, ops, webhook
+    from handlers import api, events, flows, notifications, ops, webhook
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(ops.bp)
+    api.init_app(app)
+    notifications.register()
     flows.register(engine)
     events.register(dispatcher, engine)
 

@@ -22,6 +22,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(translate_group)
     app.cli.add_command(create_invite_command)
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(create_token_command)
+    app.cli.add_command(revoke_token_command)
+    app.cli.add_command(create_link_code_command)
 
 
 @click.command("worker")
@@ -74,21 +78,113 @@ def seed_demo_command() -> None:
 @click.option("--area", help="Area code of the officer's scope (province, district or "
               "subdistrict).")
 @click.option("--days", default=14, show_default=True, help="Days the code stays valid.")
-def create_invite_command(role, subdistrict, agency, area, days) -> None:
+@click.option("--username", help="For an officer: the console account to link the LINE user "
+              "to (its agency and area are used).")
+def create_invite_command(role, subdistrict, agency, area, days, username) -> None:
     """Issue a single-use 6-digit invitation code; the code is the last line of stdout."""
     import datetime as dt
 
-    from services import invitations
+    from services import accounts, invitations
 
+    officer_id = None
+    if username:
+        if role != "officer":
+            raise click.UsageError("--username is for officer invitations")
+        officer = accounts.find_officer(db.session, username)
+        if officer is None:
+            raise click.UsageError(f"no account {username!r}")
+        officer_id, agency, area = officer.id, officer.agency_code, officer.area_code
     try:
         code, invitation = invitations.issue(
             db.session, current_app.config["SECRET_KEY"], role, subdistrict=subdistrict,
-            agency=agency, area=area, valid_for=dt.timedelta(days=days))
+            agency=agency, area=area, valid_for=dt.timedelta(days=days), officer_id=officer_id)
     except invitations.InvitationError as exc:
         raise click.UsageError(str(exc)) from exc
     db.session.commit()
     log.info("invitation %s for a %s, valid until %s", invitation.id, role,
              invitation.expires_at.isoformat())
+    click.echo(code)
+
+
+@click.command("create-user")
+@click.option("--username", required=True)
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--role", type=click.Choice(["officer", "supervisor", "admin"]), required=True)
+@click.option("--agency", required=True, help="Agency code (EDU, OBEC, HEALTH, PHC, SOCIAL, "
+              "LOCAL, LEARN, KKU, EEF).")
+@click.option("--area", required=True, help="Area scope: a province, district or "
+              "subdistrict code (40, 4007, 400701).")
+@click.option("--name", "full_name", help="The officer's full name.")
+def create_user_command(username, password, role, agency, area, full_name) -> None:
+    """Create an officer account; its id is the last line of stdout."""
+    from services import accounts
+
+    try:
+        officer = accounts.create_officer(db.session, username, password, role, agency, area,
+                                          full_name=full_name)
+    except accounts.AccountError as exc:
+        raise click.UsageError(str(exc)) from exc
+    db.session.commit()
+    log.info("account %s: %s of %s for area %s", officer.username, role, agency, area)
+    click.echo(officer.id)
+
+
+@click.command("create-token")
+@click.argument("username")
+@click.option("--days", default=90, show_default=True, help="Days the token stays valid.")
+@click.option("--name", help="What the token is for (shown in lists).")
+def create_token_command(username, days, name) -> None:
+    """Create an API bearer token for an account; the token is the last line of stdout
+    (shown once: only its hash is kept)."""
+    import datetime as dt
+
+    from services import accounts
+
+    officer = accounts.find_officer(db.session, username)
+    if officer is None:
+        raise click.UsageError(f"no account {username!r}")
+    try:
+        token, row = accounts.create_token(db.session, officer, name=name,
+                                           valid_for=dt.timedelta(days=days))
+    except accounts.AccountError as exc:
+        raise click.UsageError(str(exc)) from exc
+    db.session.commit()
+    log.info("token %s (%s...) for %s, valid until %s", row.id, row.prefix, officer.username,
+             row.expires_at.isoformat())
+    click.echo(token)
+
+
+@click.command("revoke-token")
+@click.argument("token_id", type=int)
+def revoke_token_command(token_id) -> None:
+    """Revoke an API token by its id (from create-token's log)."""
+    from services import accounts
+
+    if not accounts.revoke_token(db.session, token_id):
+        raise click.UsageError(f"no active token {token_id}")
+    db.session.commit()
+    log.info("token %s revoked", token_id)
+    click.echo(token_id)
+
+
+@click.command("create-link-code")
+@click.argument("reference")
+def create_link_code_command(reference) -> None:
+    """Issue a parent link code for a case (6 digits, single use, 7 days); the code is the
+    last line of stdout."""
+    import sqlalchemy as sa
+
+    from bot.thai_text import parse_reference
+    from models import Case
+    from services import cases
+
+    ref = parse_reference(reference)
+    case = db.session.scalar(sa.select(Case).where(Case.reference == ref)) if ref else None
+    if case is None:
+        raise click.UsageError(f"no case {reference!r}")
+    code = cases.issue_link_code(db.session, current_app.config["SECRET_KEY"], case, "cli")
+    db.session.commit()
+    log.info("link code for %s, valid for 7 days", case.reference)
     click.echo(code)
 
 

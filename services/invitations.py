@@ -45,8 +45,10 @@ def code_hash(secret: str, code: str) -> str:
 
 def issue(session: Session, secret: str, role: str, *, subdistrict: str | None = None,
           agency: str | None = None, area: str | None = None,
-          valid_for: dt.timedelta = VALID_FOR) -> tuple[str, Invitation]:
-    """Create an invitation; return the code (shown once) and the row."""
+          valid_for: dt.timedelta = VALID_FOR,
+          officer_id: int | None = None) -> tuple[str, Invitation]:
+    """Create an invitation; return the code (shown once) and the row. An officer invitation
+    may name the console account (`officer_id`) the LINE user will be linked to."""
     if role not in ROLES:
         raise InvitationError(f"role must be one of {', '.join(ROLES)}")
     if role == "volunteer":
@@ -63,6 +65,7 @@ def issue(session: Session, secret: str, role: str, *, subdistrict: str | None =
         invitation = Invitation(
             code_hash=code_hash(secret, code), role=role, subdistrict_code=subdistrict,
             agency_code=agency, area_code=area, expires_at=utcnow() + valid_for,
+            officer_id=officer_id if role == "officer" else None,
         )
         try:
             with session.begin_nested():

@@ -25,9 +25,14 @@ from bot.i18n import compile_catalogs
 from bot.worker import Worker
 from models import (
     AnonymousReport,
+    ApiToken,
+    Appointment,
+    AuditEntry,
     Case,
     CaseCounter,
+    CaseGuardian,
     CasePhoto,
+    CaseService,
     Consent,
     ConversationState,
     InboxEvent,
@@ -35,9 +40,12 @@ from models import (
     Invitation,
     LineUser,
     LinkCode,
+    Officer,
     OutboxMessage,
+    Referral,
     ServiceState,
     TimelineEntry,
+    Visit,
 )
 from tests.support import Emulator
 
@@ -127,8 +135,9 @@ def app(live):
     """The live app, with every table emptied and the emulator reset before the test."""
     with live.app_context():
         for model in (OutboxMessage, InboxLease, InboxEvent, ConversationState, Invitation,
-                      LinkCode, TimelineEntry, Consent, CasePhoto, Case, AnonymousReport,
-                      CaseCounter, LineUser, ServiceState):
+                      AuditEntry, ApiToken, Officer, Visit, Appointment, CaseService, Referral,
+                      CaseGuardian, LinkCode, TimelineEntry, Consent, CasePhoto, Case,
+                      AnonymousReport, CaseCounter, LineUser, ServiceState):
             db.session.execute(sa.delete(model))
         db.session.commit()
         db.session.remove()

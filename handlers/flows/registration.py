@@ -21,7 +21,7 @@ from bot.dispatch import EventContext
 from bot.messages import text
 from bot.thai_text import clean, parse_code, parse_phone, thai_time
 from models import BANGKOK, Agency, Area, Invitation, utcnow
-from services import areas, invitations
+from services import accounts, areas, invitations
 
 NAME_MAX = 120
 NO_CODE = [Choice("none", _l("I have no code"))]
@@ -166,6 +166,7 @@ def finish_officer(ctx: EventContext, draft: dict) -> None:
     user.agency_code = invitation.agency_code
     user.area_code = invitation.area_code
     user.registered_at = utcnow()
+    accounts.link_line_officer(ctx.session, user, invitation)
     agency = ctx.session.get(Agency, user.agency_code)
     area = ctx.session.get(Area, user.area_code)
     ctx.reply(text(_("Registered. Welcome, %(name)s, officer of %(agency)s for %(area)s.",
