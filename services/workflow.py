@@ -49,8 +49,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "follow_up": ("in_support", "closed"),
     "closed": (),
 }
-#: Stages a case may be referred from.
-REFERABLE = ("received", "verifying", "in_support", "follow_up")
+#: Stages a case may be referred from (`referred` once the last referral was answered).
+REFERABLE = ("received", "verifying", "referred", "in_support", "follow_up")
 VISIT_OUTCOMES = ("found", "not_found", "moved", "back_in_school", "needs_more_help")
 #: Visit outcomes that confirm the child got the service recorded before the visit.
 CONFIRMING_OUTCOMES = ("found", "back_in_school")
@@ -308,10 +308,10 @@ def refer(session: Session, actor: Actor, case: Case, to_agency: str, reason: st
         raise WorkflowError("unknown_agency", f"unknown agency code {to_agency!r}", 422)
     if to_agency == case.owner_agency_code:
         raise WorkflowError("same_agency", "the case already belongs to that agency", 422)
-    if case.stage not in REFERABLE:
-        raise WorkflowError("transition_not_allowed", f"a {case.stage} case cannot be referred")
     if pending_referral(session, case) is not None:
         raise WorkflowError("referral_pending", "a referral of this case waits for an answer")
+    if case.stage not in REFERABLE:
+        raise WorkflowError("transition_not_allowed", f"a {case.stage} case cannot be referred")
     referral = Referral(case_id=case.id, from_agency_code=case.owner_agency_code,
                         from_area_code=case.owner_area_code, to_agency_code=to_agency,
                         to_area_code=agency_area(to_agency, case), from_stage=case.stage,
