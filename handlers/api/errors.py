@@ -1,0 +1,170 @@
+"""Errors of the REST API: always `{"error": {"code": ..., "message": ...}}` (plus `fields`
+for invalid values), in the request's language.
+
+Statuses: 400 malformed request, 401 no valid token, 404 not found or outside the caller's
+scope (the same answer for both, so existence does not leak), 405 method not allowed,
+409 conflict with the case's state or a refused action, 422 invalid values.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
+
+from services.access import NotFound
+from services.workflow import WorkflowError
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated when an error is answered."""
+    return message
+
+
+#: Messages by error code; a code missing here answers with the service's English message.
+MESSAGES = {
+    "bad_request": N_("The request is malformed."),
+    "bad_json": N_("The request body is not valid JSON."),
+    "bad_cursor": N_("The cursor is not valid: start again without it."),
+    "unauthorized": N_("A valid bearer token is required."),
+    "invalid_token": N_("The token is not valid: it is unknown, expired or revoked."),
+    "not_found": N_("Not found."),
+    "case_not_found": N_("No such case."),
+    "referral_not_found": N_("No such referral."),
+    "area_not_found": N_("No such area within your scope."),
+    "method_not_allowed": N_("This method is not allowed here."),
+    "invalid": N_("Some values are not valid."),
+    "internal_error": N_("Something went wrong on our side."),
+    "not_allowed": N_("Your role may not do this."),
+    # services.workflow
+    "unknown_stage": N_("Unknown stage."),
+    "use_referral": N_("A case is referred with a referral, not a transition."),
+    "same_stage": N_("The case is already at that stage."),
+    "case_closed": N_("The case is closed: reopen it first."),
+    "transition_not_allowed": N_("The case cannot move to that stage from its current stage."),
+    "referral_pending": N_("A referral of this case is waiting for an answer."),
+    "evidence_required": N_("Closing needs a recorded service and, after it, a home visit or "
+                            "the parent's confirmation."),
+    "not_closed": N_("Only a closed case can be reopened."),
+    "not_owner": N_("Only the agency that owns the case can change it."),
+    "unknown_agency": N_("Unknown agency code."),
+    "same_agency": N_("The case already belongs to that agency."),
+    "not_receiver": N_("Only the receiving agency can answer a referral."),
+    "referral_not_pending": N_("The referral has already been answered."),
+    "unknown_service": N_("Unknown service code."),
+    "date_in_future": N_("The date is in the future."),
+    "date_in_past": N_("An appointment is set for a time to come."),
+    "naive_time": N_("Give the time with its offset, e.g. +07:00."),
+    "unknown_outcome": N_("Unknown visit outcome."),
+    "date_before_report": N_("The date is before the report."),
+    "reason_required": N_("A reason is required."),
+    "text_required": N_("The text is required."),
+    "reason_too_long": N_("The reason is too long."),
+    "note_too_long": N_("The note is too long."),
+    "text_too_long": N_("The text is too long."),
+    "place_too_long": N_("The place is too long."),
+    "purpose_too_long": N_("The purpose is too long."),
+    "invitation_refused": N_("The invitation cannot be issued with these values."),
+}
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
+               405: "method_not_allowed", 422: "invalid", 500: "internal_error"}
+
+
+class ApiError(Exception):
+    """An error answered as JSON: an HTTP status, a code, and optionally a message (else the
+    code's message from MESSAGES), field errors and headers."""
+
+    def __init__(self, status: int, code: str, message: str | None = None,
+                 fields: dict | None = None, headers: dict | None = None):
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+        self.headers = headers or {}
+
+
+def message_for(code: str, fallback: str | None = None) -> str:
+    if code in MESSAGES:
+        return gettext(MESSAGES[code])
+    return fallback or gettext(MESSAGES["bad_request"])
+
+
+def error_response(status: int, code: str, message: str | None = None,
+                   fields: dict | None = None, headers: dict | None = None):
+    body = {"code": code, "message": message or message_for(code)}
+    if fields:
+        body["fields"] = fields
+    response = jsonify(error=body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def in_api() -> bool:
+    path = request.path
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def _field_errors(messages) -> dict | None:
+    """webargs' {location: {field: [messages]}} flattened to {field: [messages]}."""
+    if not isinstance(messages, dict):
+        return None
+    flat: dict = {}
+    for location, errors in messages.items():
+        if isinstance(errors, dict):
+            flat.update(errors)
+        else:
+            flat[location] = errors
+    return flat or None
+
+
+def handle_http_exception(error: HTTPException):
+    """flask-smorest's and Flask's HTTP errors inside /api/v1 in our shape; elsewhere the
+    app's usual answer (the error itself)."""
+    if not in_api():
+        return error
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    headers = dict(data.get("headers") or {})
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    code = _HTTP_CODES.get(status, "error")
+    fields = None
+    if status == 422:
+        fields = _field_errors(data.get("messages") or data.get("errors"))
+    message = None if code != "error" else error.description
+    if status >= 500:
+        log.error("API error %s on %s %s", status, request.method, request.path)
+    return error_response(status, code, message, fields, headers)
+
+
+def handle_api_error(error: ApiError):
+    return error_response(error.status, error.code, error.message or message_for(error.code),
+                          error.fields, error.headers)
+
+
+def handle_workflow_error(error: WorkflowError):
+    return error_response(error.status, error.code, message_for(error.code, error.message))
+
+
+def handle_not_found(_error: NotFound):
+    return error_response(404, "not_found")
+
+
+def register(app: Flask, blueprints) -> None:
+    """App-wide: HTTP errors (those outside /api/v1 answered as before). Per blueprint: the
+    domain's exceptions."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    for bp in blueprints:
+        bp.register_error_handler(ApiError, handle_api_error)
+        bp.register_error_handler(WorkflowError, handle_workflow_error)
+        bp.register_error_handler(NotFound, handle_not_found)
