@@ -103,12 +103,6 @@ NO_ID_ANSWERS: frozenset[str] = frozenset({
     "ไม่มีบัตร", "ยังไม่มี", "-", "--", "none", "no",
 })
 
-#: Titles and kinship words removed by :func:`normalise_name` (longest first).
-NAME_TITLES: tuple[str, ...] = (
-    "เด็กชาย", "เด็กหญิง", "นางสาว", "ด.ช.", "ด.ญ.", "ด.ช", "ด.ญ", "ดช.", "ดญ.", "น.ส.", "นส.",
-    "นาย", "นาง", "น้อง", "ชื่อ", "master", "miss", "mrs.", "mr.", "ms.", "mrs", "mr", "ms",
-)
-
 #: Words that may precede a reference or a code ("เลขที่เรื่อง KK-2569-00042", "รหัส 123456").
 REFERENCE_LABELS: tuple[str, ...] = ("เลขที่เรื่อง", "เลขที่", "เรื่อง", "เคส", "ดู", "ref", "no.")
 CODE_LABELS: tuple[str, ...] = ("รหัสเชื่อมต่อ", "รหัสเชิญ", "รหัส", "คือ", "code")
@@ -833,29 +827,6 @@ def thai_date(d: date, precision: str | None = "day") -> str:
 def thai_time(t: time | datetime) -> str:
     """A time of day as written in Thai: "08:00 น."."""
     return f"{t.hour:02d}:{t.minute:02d} {TIME_SUFFIX}"
-
-
-_TITLE_FOLLOWERS = re.compile(r"[\u0e30-\u0e3a\u0e45\u0e47-\u0e4e]")
-
-
-def normalise_name(text: str | None) -> str:
-    """A person's name reduced for duplicate detection: no titles, one space, lower case."""
-    name = _basic(text)
-    if not name:
-        return ""
-    name = _thai_normalize(_strip_symbols(name)).lower()
-    titles = sorted(NAME_TITLES, key=len, reverse=True)
-    changed = True
-    while changed:
-        changed = False
-        for title in titles:
-            rest = name[len(title):]
-            if name.startswith(title) and rest and not _TITLE_FOLLOWERS.match(rest):
-                if title.isascii() and title[-1].isalpha() and rest[0].isalpha():
-                    continue  # "mr" in "mroy" is not a title
-                name, changed = rest.lstrip(" ."), True
-                break
-    return _SPACES.sub(" ", name).strip()
 
 
 #: Words that mean "finished" when choosing several options ("พอแล้ว" here is not a cancel).
