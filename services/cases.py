@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from pythainlp.util import normalize as thai_normalize
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -125,8 +126,10 @@ class ReportResult:
 # --------------------------------------------------------------------------------------------
 
 #: Titles removed before comparing names (longest first).
-NAME_TITLES = ("เด็กชาย", "เด็กหญิง", "นางสาว", "ด.ช.", "ด.ญ.", "น.ส.", "ด.ช", "ด.ญ", "ดช.",
-               "ดญ.", "นส.", "นาย", "นาง", "น้อง")
+NAME_TITLES = tuple(sorted((
+    "เด็กชาย", "เด็กหญิง", "นางสาว", "ด.ช.", "ด.ญ.", "น.ส.", "ด.ช", "ด.ญ", "ดช.", "ดญ.", "นส.",
+    "นาย", "นาง", "น้อง", "ชื่อ", "master", "miss", "mrs.", "mr.", "ms.", "mrs", "mr", "ms",
+), key=len, reverse=True))
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _SPACES = re.compile(r"\s+")
 # a Thai vowel or mark right after a "title" means the title was the start of a word
@@ -138,6 +141,7 @@ def normalise_name(name: str | None) -> str:
     """A child's name reduced for duplicate detection: NFC, no zero-width characters, no
     titles (ด.ช., เด็กหญิง, น้อง, ...), one space between words, lower case."""
     text = unicodedata.normalize("NFC", name or "").translate(_ZERO_WIDTH)
+    text = thai_normalize(text)  # เเ typed for แ, marks in the wrong order
     text = _REPEATED_MARK.sub(r"\1", _SPACES.sub(" ", text).strip().lower())
     changed = True
     while changed:
@@ -145,6 +149,8 @@ def normalise_name(name: str | None) -> str:
         for title in NAME_TITLES:
             rest = text[len(title):]
             if text.startswith(title) and rest.strip(" .") and not _TITLE_FOLLOWERS.match(rest):
+                if title.isascii() and title[-1].isalpha() and rest[0].isalpha():
+                    continue  # "mr" in "mroy" is not a title
                 text, changed = rest.lstrip(" ."), True
                 break
     return text

@@ -17,7 +17,6 @@ from bot.thai_text import (
     clean,
     format_citizen_id,
     looks_like_reference,
-    normalise_name,
     parse_birth,
     parse_citizen_id,
     parse_code,
@@ -28,6 +27,7 @@ from bot.thai_text import (
     thai_time,
     tokenize,
 )
+from services.cases import normalise_name
 
 TODAY = date(2026, 11, 27)  # 27 พ.ย. 2569
 AUG_13_2019 = date(2019, 8, 13)
@@ -537,6 +537,7 @@ def test_thai_time():
 
 
 # ---------------------------------------------------------------------------------- names
+# (the one name normaliser lives in services.cases: duplicate detection and the queue use it)
 
 
 @pytest.mark.parametrize(("typed", "expected"), [
