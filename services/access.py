@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models import Case, Officer, Referral
 
@@ -69,9 +69,11 @@ def area_clause(area_code: str):
 
 
 def referred_to_clause(agency_code: str):
-    """Cases with a pending referral to an agency."""
-    return sa.exists().where(Referral.case_id == Case.id, Referral.status == "pending",
-                             Referral.to_agency_code == agency_code)
+    """Cases with a pending referral to an agency. (An alias, so the condition also works in
+    a query that selects referrals: the subquery keeps its own FROM.)"""
+    pending = aliased(Referral)
+    return sa.exists().where(pending.case_id == Case.id, pending.status == "pending",
+                             pending.to_agency_code == agency_code)
 
 
 def scope_clause(actor: Actor):
