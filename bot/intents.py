@@ -97,7 +97,10 @@ INTENT_PHRASES: dict[str, tuple[str, ...]] = {
     ),
     "my_data": ("ข้อมูลของฉัน", "ข้อมูลฉัน", "ข้อมูลของผม", "ดูข้อมูลของฉัน"),
     "announce": ("ประกาศ", "ส่งประกาศ"),
-    "my_work": ("งานของฉัน", "งานฉัน", "งานของผม"),
+    "my_work": (
+        "งานของฉัน", "งานฉัน", "งานของผม", "งานของข่อย", "งาน", "คิวงาน", "งานที่ต้องทำ",
+        "เคสที่ต้องทำ", "งานค้าง", "เคสค้าง", "เรื่องที่ต้องทำ",
+    ),
 }
 
 CONFUSED = "งง"
@@ -109,7 +112,7 @@ COMMAND_INTENTS: frozenset[str] = frozenset({"cancel", "back", "menu", "language
 PHRASE_SCOPES: dict[str, str] = {
     # everyday words: only the whole message
     "กลับ": WHOLE, "ย้อน": WHOLE, "แก้": WHOLE, "เลิก": WHOLE, "หยุด": WHOLE, "เซา": WHOLE,
-    "พอแล้ว": WHOLE, "เยี่ยม": WHOLE, "เคท": WHOLE, "ไทย": WHOLE, "อังกฤษ": WHOLE,
+    "พอแล้ว": WHOLE, "เยี่ยม": WHOLE, "เคท": WHOLE, "งาน": WHOLE, "ไทย": WHOLE, "อังกฤษ": WHOLE,
     "ภาษา": WHOLE, "พาษา": WHOLE, "thai": WHOLE, "english": WHOLE, "en": WHOLE, "th": WHOLE,
     "สวัสดี": WHOLE, "หวัดดี": WHOLE, "สบายดีบ่": WHOLE, "?": WHOLE,
     "ทำไง": LEAD,
