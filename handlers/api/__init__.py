@@ -53,7 +53,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "smo_ token"})
     blueprints = (cases.bp, referrals.bp, invitations.bp, stats.bp)
-    errors.register(app, blueprints)
+    errors.register(app)
     for bp in blueprints:
         api.register_blueprint(bp)
     app.extensions["samoe.api"] = api

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 
 from .context import authenticate, finish
-from .errors import ApiError
+from .errors import ApiError, register_on_blueprint
 from .schemas import Error
 
 
@@ -27,6 +27,7 @@ class ApiBlueprint(Blueprint):
         super().__init__(name, import_name, **kwargs)
         self.before_request(authenticate)
         self.after_request(finish)
+        register_on_blueprint(self)
 
     def errors(self, *statuses: int):
         """Document the error answers of a route (they all share the Error schema)."""

@@ -160,11 +160,13 @@ def handle_not_found(_error: NotFound):
     return error_response(404, "not_found")
 
 
-def register(app: Flask, blueprints) -> None:
-    """App-wide: HTTP errors (those outside /api/v1 answered as before). Per blueprint: the
-    domain's exceptions."""
+def register_on_blueprint(bp) -> None:
+    """The domain's exceptions, answered by the blueprints that raise them."""
+    bp.register_error_handler(ApiError, handle_api_error)
+    bp.register_error_handler(WorkflowError, handle_workflow_error)
+    bp.register_error_handler(NotFound, handle_not_found)
+
+
+def register(app: Flask) -> None:
+    """App-wide: HTTP errors (those outside /api/v1 answered as before)."""
     app.register_error_handler(HTTPException, handle_http_exception)
-    for bp in blueprints:
-        bp.register_error_handler(ApiError, handle_api_error)
-        bp.register_error_handler(WorkflowError, handle_workflow_error)
-        bp.register_error_handler(NotFound, handle_not_found)
