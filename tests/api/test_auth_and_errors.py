@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -160,3 +161,18 @@ def test_error_messages_are_gettext_messages_in_english_by_default_for_en(world)
     response = world.anonymous().get("/cases")
     assert error_of(response)["message"] == "A valid bearer token is required."
     assert response.headers["Content-Language"] == "en"
+
+
+def test_error_messages_follow_accept_language(world, client):
+    english = client.get("/api/v1/cases", headers={"Accept-Language": "en"}).get_json()
+    thai = client.get("/api/v1/cases", headers={"Accept-Language": "th"}).get_json()
+    assert english["error"]["code"] == thai["error"]["code"] == "unauthorized"
+    assert english["error"]["message"] == "A valid bearer token is required."
+    assert re.search(r"[\u0E00-\u0E7F]", thai["error"]["message"])
+    _username, token = world.officer()
+    reference = world.case()
+    response = client.post(f"/api/v1/cases/{reference}/transitions", json={"to": "closed"},
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Accept-Language": "th"})
+    assert response.status_code == 409
+    assert re.search(r"[\u0E00-\u0E7F]", error_of(response)["message"])
