@@ -92,6 +92,7 @@ def transition(body, ref):
     confirming home visit or the parent's confirmation."""
     case = load_case(ref)
     entry = workflow.transition(db.session, actor(), case, body["to"], body.get("note"))
+    db.session.flush()
     return {"case": serialize.case_state(case), "entry": serialize.entry(entry)}
 
 
@@ -103,6 +104,7 @@ def reopen(body, ref):
     """Reopen a closed case (back to verifying)"""
     case = load_case(ref)
     entry = workflow.reopen(db.session, actor(), case, body["reason"])
+    db.session.flush()
     return {"case": serialize.case_state(case), "entry": serialize.entry(entry)}
 
 

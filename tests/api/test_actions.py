@@ -31,7 +31,7 @@ def test_a_transition_moves_the_case_and_says_where_it_stands(world, learn, sess
     assert response.status_code == 200
     body = response.get_json()
     assert body["case"]["stage"] == "verifying" and body["case"]["reference"] == reference
-    assert body["entry"]["kind"] == "verified"
+    assert body["entry"]["kind"] == "verified" and isinstance(body["entry"]["id"], int)
     assert body["entry"]["detail"] == {"from": "received", "to": "verifying"}
     assert stage_of(session, reference) == "verifying"
     notes = session.scalars(sa.select(TimelineEntry.detail).join(Case)
@@ -101,6 +101,7 @@ def test_reopen_takes_a_closed_case_back_to_verifying(world, learn, session):
     assert response.status_code == 200
     assert response.get_json()["case"]["stage"] == "verifying"
     assert response.get_json()["entry"]["kind"] == "reopened"
+    assert isinstance(response.get_json()["entry"]["id"], int)
     assert stage_of(session, reference) == "verifying"
 
 
