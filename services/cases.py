@@ -156,6 +156,24 @@ def normalise_name(name: str | None) -> str:
     return text
 
 
+def without_titles(name: str | None) -> str:
+    """A name as written, without leading titles ("ด.ช. ต้นกล้า ใจดี" → "ต้นกล้า ใจดี"), for
+    calling a child "น้อง" and the first name."""
+    text = _SPACES.sub(" ", (name or "").translate(_ZERO_WIDTH)).strip()
+    changed = True
+    while changed:
+        changed = False
+        for title in NAME_TITLES:
+            rest = text[len(title):]
+            if text.lower().startswith(title) and rest.strip(" .") \
+                    and not _TITLE_FOLLOWERS.match(rest):
+                if title.isascii() and title[-1].isalpha() and rest[0].isalpha():
+                    continue
+                text, changed = rest.lstrip(" ."), True
+                break
+    return text
+
+
 def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(ch)) if unicodedata.category(ch) == "Nd" else ch
                    for ch in text)

@@ -101,7 +101,13 @@ def register(engine: Engine) -> None:
 
     @engine.on_intent("show_case")
     def on_reference(ctx, turn, intent) -> None:
-        """A reference typed alone: that case's progress, if it is one of the user's."""
+        """A reference typed alone: that case's progress, if it is one of the user's (for a
+        parent, the status of a case they follow)."""
+        if ctx.user.role not in ("volunteer", "officer"):
+            from handlers.flows.parent import show_linked_case
+
+            show_linked_case(ctx, intent.argument)
+            return
         if not volunteer_only(ctx):
             return
         case = cases.get_reported_case_by_reference(ctx.session, ctx.user.id, intent.argument)

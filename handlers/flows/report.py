@@ -107,8 +107,9 @@ def today() -> dt.date:
 
 
 def first_name(full: str | None) -> str:
-    """The first word of a name, as the bot calls the child ("Nong" and the first name)."""
-    return (full or "").split(" ")[0]
+    """The first word of a name without its title (services.cases.without_titles), as the bot
+    calls the child: "Nong" and the first name."""
+    return cases.without_titles(full).split(" ")[0]
 
 
 # -- readers -----------------------------------------------------------------------------------

@@ -75,11 +75,13 @@ def register(engine: Engine) -> None:
     def on_role(ctx, turn: Turn, intent) -> None:
         role = turn.data.get("v")
         if role == "parent":
-            ctx.reply(text(_("Thank you. When the volunteer or officer who reported your child "
-                             "gives you a 6-digit link code, you will be able to follow the "
-                             "case here. If your child needs help now, call %(phone)s (free, "
-                             "24 hours).", phone=PARENT_HELPLINE)))
-            return
+            if ctx.user.role is None:
+                ctx.user.role = "parent"
+            if ctx.user.role == "parent":
+                ctx.reply(text(_("Thank you. If your child needs help now, you can also call "
+                                 "%(phone)s (free, 24 hours).", phone=PARENT_HELPLINE)))
+                engine.begin(ctx, "parent_link")
+                return
         if ctx.user.role in ("volunteer", "officer"):
             show_menu(ctx)
             return
@@ -95,6 +97,10 @@ def register(engine: Engine) -> None:
             handler(ctx, turn, Intent(name))
 
     def fallback(ctx, turn: Turn, intent) -> None:
+        from handlers.flows.parent import link_code_typed
+
+        if link_code_typed(ctx, turn):
+            return
         if turn.kind == "text" and turn.text.strip():
             role = next((c.value for c in ROLE_CHOICES
                          if clean(str(c.label)) == turn.cleaned), None)

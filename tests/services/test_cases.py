@@ -460,3 +460,11 @@ def test_a_link_code_is_six_digits_stored_as_a_keyed_hash(app, session, voluntee
     entries = session.scalars(sa.select(TimelineEntry)
                               .where(TimelineEntry.kind == "link_code")).all()
     assert len(entries) == 2 and not any(e.public for e in entries)
+
+
+@pytest.mark.parametrize(("written", "plain"), [
+    ("เด็กชายต้นกล้า ใจดี", "ต้นกล้า ใจดี"), ("ด.ญ. ใบบัว  ใจดี", "ใบบัว ใจดี"),
+    ("นายิกา ใจดี", "นายิกา ใจดี"), ("Mr. John Smith", "John Smith"), ("นาง", "นาง"), ("", ""),
+])
+def test_names_lose_their_titles_for_calling_a_child(written, plain):
+    assert cases.without_titles(written) == plain
