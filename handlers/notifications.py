@@ -223,6 +223,15 @@ def parent_confirmed(payload: dict, user: LineUser | None) -> list[dict]:
                    **_case_words(payload)))]
 
 
+@renderer("case.parent_not_received")
+def parent_not_received(payload: dict, user: LineUser | None) -> list[dict]:
+    """Officers of the owner agency: the parent says a recorded service has not arrived."""
+    return [text(_("The parent of Nong %(name)s (reference %(ref)s) says this has not been "
+                   "received yet: %(service)s. Please check.",
+                   service=words(SERVICE_WORDS, payload.get("service")),
+                   **_case_words(payload)))]
+
+
 @renderer("case.visit_recorded")
 def visit_recorded(payload: dict, user: LineUser | None) -> list[dict]:
     """Officers of the owner agency: the volunteer visited the child's home."""
@@ -266,18 +275,20 @@ def register_actions(engine) -> None:
                              "this.")))
             return
         name = first_name(case.child_name)
+        actor = Actor(kind="parent", name=user.line_user_id, line_user_id=user.id, via="line")
         if turn.data.get("v") != "yes":
+            workflow.report_not_received(session, actor, case, service)
             agency = session.get(Agency, case.owner_agency_code)
             if agency is not None and agency.phone:
-                ctx.reply(text(_("Thank you for telling us. If Nong %(name)s has not received "
-                                 "it yet, you can call %(agency)s at %(phone)s.", name=name,
+                ctx.reply(text(_("Thank you for telling us. We have told %(agency)s, who look "
+                                 "after Nong %(name)s's case, so they can check. You can also "
+                                 "call them at %(phone)s.", name=name,
                                  agency=agency_name(agency.code), phone=agency.phone)))
             else:
-                ctx.reply(text(_("Thank you for telling us. If Nong %(name)s has not received "
-                                 "it yet, please tell the volunteer or the officer who looks "
-                                 "after the case.", name=name)))
+                ctx.reply(text(_("Thank you for telling us. We have told the office that "
+                                 "looks after Nong %(name)s's case, so they can check.",
+                                 name=name)))
             return
-        actor = Actor(kind="parent", name=user.line_user_id, line_user_id=user.id, via="line")
         if workflow.confirm_service(session, actor, case, service):
             ctx.reply(text(_("Thank you. We noted that Nong %(name)s received: %(service)s.",
                              name=name, service=words(SERVICE_WORDS, service.code))))

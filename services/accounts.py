@@ -147,9 +147,11 @@ def link_line_officer(session: Session, user: LineUser, invitation: Invitation) 
             username = f"{base}-{n}"
         officer = create_officer(session, username, None, "officer", invitation.agency_code,
                                  invitation.area_code, full_name=user.full_name)
-    elif linked is not None and linked.id != officer.id:
-        linked.line_user_id = None  # one LINE user, one account
-        session.flush()
+    # one LINE user, one account: release it from any other (a deactivated one included)
+    for other in session.scalars(sa.select(Officer).where(Officer.line_user_id == user.id,
+                                                          Officer.id != officer.id)):
+        other.line_user_id = None
+    session.flush()
     officer.line_user_id = user.id
     if user.full_name and not officer.full_name:
         officer.full_name = user.full_name

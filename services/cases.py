@@ -53,7 +53,8 @@ ID_KINDS = ("citizen_id", "g_code", "none")
 CONSENT_PURPOSES = ("share_with_agencies", "photo", "follow_up_contact")
 TIMELINE_KINDS = ("created", "duplicate_report", "verified", "referred", "accepted", "declined",
                   "service", "visit", "appointment", "status", "reopened", "note", "consent",
-                  "link_code", "confirmation", "guardian_linked", "guardian_unlinked")
+                  "link_code", "confirmation", "not_received", "guardian_linked",
+                  "guardian_unlinked")
 
 #: Completed years of age accepted in each group, both ends included (a 6-year-old fits both).
 AGE_RANGES = {"early_childhood": (0, 6), "out_of_school": (6, 24)}

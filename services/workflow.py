@@ -17,11 +17,13 @@ Functions work in the caller's transaction and never commit. A refused change ra
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models import (
+    BANGKOK,
     Agency,
     Appointment,
     Case,
@@ -66,6 +68,11 @@ DEADLINES = {
     "visit": dt.timedelta(days=30),  # while being helped or followed up
 }
 TEXT_LIMIT = 2000
+PLACE_LIMIT = 300  # appointments.place
+#: NUL, other C0 controls except tab and newlines, DEL, and lone surrogates: never stored.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+#: Appointments are set for these years (a typo such as 9999 is refused, not overflowed).
+APPOINTMENT_YEARS = (2000, 2100)
 
 
 class WorkflowError(ValueError):
@@ -81,16 +88,24 @@ class WorkflowError(ValueError):
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _text(value: str | None, field: str, required: bool = False) -> str | None:
+def _text(value: str | None, field: str, required: bool = False,
+          limit: int = TEXT_LIMIT) -> str | None:
     text = (value or "").strip()
     if not text:
         if required:
             raise WorkflowError(f"{field}_required", f"{field} is required", 422)
         return None
-    if len(text) > TEXT_LIMIT:
-        raise WorkflowError(f"{field}_too_long", f"{field}: at most {TEXT_LIMIT} characters",
+    if len(text) > limit:
+        raise WorkflowError(f"{field}_too_long", f"{field}: at most {limit} characters", 422)
+    if _CONTROL.search(text):
+        raise WorkflowError(f"{field}_invalid", f"{field}: control characters are not allowed",
                             422)
     return text
+
+
+def local_today(now: dt.datetime) -> dt.date:
+    """The date in Khon Kaen at `now` (a service recorded at 06:00 there is today's)."""
+    return now.astimezone(BANGKOK).date()
 
 
 def _require_change(actor: Actor, case: Case) -> None:
@@ -334,23 +349,32 @@ def refer(session: Session, actor: Actor, case: Case, to_agency: str, reason: st
     return referral
 
 
-def _decide(actor: Actor, referral: Referral) -> None:
-    if actor.kind != "officer":
+def _decide(session: Session, actor: Actor, referral: Referral, status: str,
+            now: dt.datetime, reason: str | None = None) -> None:
+    """Answer a pending referral once: the receiving agency's officers and supervisors (or a
+    province administrator) may; a conditional UPDATE makes two answers at the same moment
+    impossible (the second finds it answered)."""
+    if actor.kind != "officer" or (actor.agency_code != referral.to_agency_code
+                                   and actor.role != "admin"):
         raise WorkflowError("not_receiver", "only the receiving agency can answer a referral")
     if referral.status != "pending":
         raise WorkflowError("referral_not_pending", f"the referral is already {referral.status}")
-    if actor.agency_code != referral.to_agency_code and not actor.sees_whole_area:
-        raise WorkflowError("not_receiver", "only the receiving agency can answer a referral")
+    taken = session.execute(
+        sa.update(Referral).where(Referral.id == referral.id, Referral.status == "pending")
+        .values(status=status, decided_by=actor.name, decided_at=now, decision_reason=reason)
+        .execution_options(synchronize_session=False)).rowcount
+    if taken != 1:
+        session.refresh(referral)
+        raise WorkflowError("referral_not_pending", f"the referral is already {referral.status}")
+    session.refresh(referral)
 
 
 def accept_referral(session: Session, actor: Actor, referral: Referral,
                     now: dt.datetime | None = None) -> Referral:
     """The receiving agency takes the case: it becomes the owner."""
     now = now or utcnow()
-    _decide(actor, referral)
+    _decide(session, actor, referral, "accepted", now)
     case = referral.case
-    referral.status = "accepted"
-    referral.decided_by, referral.decided_at = actor.name, now
     previous_owner = case.owner_agency_code
     case.owner_agency_code = referral.to_agency_code
     case.owner_area_code = referral.to_area_code
@@ -370,18 +394,16 @@ def decline_referral(session: Session, actor: Actor, referral: Referral, reason:
                      now: dt.datetime | None = None) -> Referral:
     """The receiving agency declines, with a reason; the case returns to its earlier stage."""
     now = now or utcnow()
-    _decide(actor, referral)
     reason = _text(reason, "reason", required=True)
+    _decide(session, actor, referral, "declined", now, reason)
     case = referral.case
-    referral.status = "declined"
-    referral.decided_by, referral.decided_at = actor.name, now
-    referral.decision_reason = reason
     case.stage = referral.from_stage
     case.updated_at = now
     _entry(case, "declined", actor, now, public=False, referral_id=referral.id,
            agency=referral.to_agency_code, reason=reason,
            **{"from": "referred", "to": referral.from_stage})
     _reset_due(session, case, now)
+    _tell_people(session, case, "stage")  # back with the office that had it (no reason told)
     _tell_officers(session, case, referral.from_agency_code, "referral.answered",
                    exclude=actor.name, referral_id=referral.id,
                    to_agency=referral.to_agency_code, answer="declined", reason=reason)
@@ -407,7 +429,7 @@ def record_service(session: Session, actor: Actor, case: Case, code: str,
     _require_change(actor, case)
     _open_case(case)
     note = _text(note, "note")
-    today = now.date()
+    today = local_today(now)
     provided_on = provided_on or today
     if provided_on > today + dt.timedelta(days=1):
         raise WorkflowError("date_in_future", "a service is recorded once it is given", 422)
@@ -445,6 +467,21 @@ def confirm_service(session: Session, actor: Actor, case: Case, service: CaseSer
     return True
 
 
+def report_not_received(session: Session, actor: Actor, case: Case, service: CaseService,
+                        now: dt.datetime | None = None) -> None:
+    """A linked parent says a recorded service has not reached the child: an internal entry,
+    and the officers in charge are told so they can check."""
+    now = now or utcnow()
+    if service.case_id != case.id:
+        raise WorkflowError("not_found", "no such service on this case", 404)
+    case.updated_at = now
+    _entry(case, "not_received", actor, now, public=False, service_id=service.id,
+           service=service.code)
+    _tell_officers(session, case, case.owner_agency_code, "case.parent_not_received",
+                   service=service.code)
+    audit.record(session, actor, "case.not_received", case, service_id=service.id)
+
+
 def set_appointment(session: Session, actor: Actor, case: Case, at: dt.datetime,
                     place: str | None = None, purpose: str | None = None,
                     now: dt.datetime | None = None) -> Appointment:
@@ -452,11 +489,14 @@ def set_appointment(session: Session, actor: Actor, case: Case, at: dt.datetime,
     now = now or utcnow()
     if at.tzinfo is None:
         raise WorkflowError("naive_time", "give the time with its offset (+07:00)", 422)
+    if not APPOINTMENT_YEARS[0] <= at.year <= APPOINTMENT_YEARS[1]:
+        raise WorkflowError("date_out_of_range", "the appointment's year is not plausible", 422)
     _require_change(actor, case)
     _open_case(case)
     if at < now - dt.timedelta(hours=1):
         raise WorkflowError("date_in_past", "an appointment is set for a time to come", 422)
-    place, purpose = _text(place, "place"), _text(purpose, "purpose")
+    place = _text(place, "place", limit=PLACE_LIMIT)
+    purpose = _text(purpose, "purpose")
     appointment = Appointment(case_id=case.id, at=at, place=place, purpose=purpose,
                               agency_code=actor.agency_code or case.owner_agency_code,
                               created_by=actor.name, created_at=now)
@@ -487,11 +527,11 @@ def record_visit(session: Session, actor: Actor, case: Case, outcome: str,
                             "records a visit")
     _open_case(case)
     note = _text(note, "note")
-    today = now.astimezone(dt.UTC).date()
+    today = local_today(now)
     visited_on = visited_on or today
     if visited_on > today + dt.timedelta(days=1):
         raise WorkflowError("date_in_future", "a visit is recorded once it is made", 422)
-    if visited_on < case.created_at.date() - dt.timedelta(days=1):
+    if visited_on < local_today(case.created_at) - dt.timedelta(days=1):
         raise WorkflowError("date_before_report", "the visit is dated before the report", 422)
     visit = Visit(case_id=case.id, visited_on=visited_on, outcome=outcome, note=note,
                   visitor=actor.name, visitor_kind=actor.kind, latitude=latitude,

@@ -80,7 +80,7 @@ def newest_open(session, actor: Actor) -> tuple[list[Case], int]:
 
 
 def console_url(reference: str) -> str | None:
-    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
     return f"{base}/console/cases/{quote(reference)}" if base else None
 
 

@@ -163,10 +163,10 @@ def finish_officer(ctx: EventContext, draft: dict) -> None:
     user.role = "officer"
     user.full_name = draft["full_name"]
     user.phone = draft["phone"]
-    user.agency_code = invitation.agency_code
-    user.area_code = invitation.area_code
     user.registered_at = utcnow()
-    accounts.link_line_officer(ctx.session, user, invitation)
+    officer = accounts.link_line_officer(ctx.session, user, invitation)
+    # the account's scope (an invitation may name an account with its own agency and area)
+    user.agency_code, user.area_code = officer.agency_code, officer.area_code
     agency = ctx.session.get(Agency, user.agency_code)
     area = ctx.session.get(Area, user.area_code)
     ctx.reply(text(_("Registered. Welcome, %(name)s, officer of %(agency)s for %(area)s.",

@@ -45,6 +45,8 @@ def show_menu(ctx: EventContext) -> None:
     if role == "volunteer":
         choices = [Choice("report", _l("Report a child")),
                    Choice("my_cases", _l("My cases")), *choices]
+    elif role == "officer":
+        choices = [Choice("my_work", _l("My work")), *choices]
     items = action_items("menu", choices)
     ctx.reply(text(_("What would you like to do?"), items))
 

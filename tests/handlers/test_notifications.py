@@ -263,10 +263,17 @@ def test_a_parent_confirms_a_service_and_a_stranger_cannot(app, world, emulator,
     with work(app) as s:
         assert s.scalar(sa.select(CaseService)).confirmed_at is None
 
-    # "not yet" records nothing
-    assert parent.tap("ยังไม่ได้รับ")[0]["text"].startswith("ขอบคุณที่แจ้งค่ะ ถ้าน้องสมชาย ยังไม่ได้รับ")
+    # "not yet" confirms nothing, goes on the timeline, and the officers in charge are told
+    assert parent.tap("ยังไม่ได้รับ")[0]["text"].startswith(
+        "ขอบคุณที่แจ้งค่ะ เราบอกหน่วยงานที่ดูแลเคสของน้องสมชาย ให้ตรวจสอบแล้ว")
     with work(app) as s:
         assert s.scalar(sa.select(CaseService)).confirmed_at is None
+        kinds = s.scalars(sa.select(TimelineEntry.kind).where(
+            TimelineEntry.case_id == world["case"])).all()
+        assert kinds.count("not_received") == 1
+    messages, _seen = received(emulator, world["learn_line"])
+    assert any(m["text"] == f"ผู้ปกครองของน้องสมชาย (เลขที่เรื่อง {world['reference']}) "
+               "แจ้งว่ายังไม่ได้รับ: ทุนการศึกษา กรุณาตรวจสอบด้วยค่ะ" for m in messages)
 
     emulator.events(user=world["parent"], type="postback", postback={"data": yes["data"]})
     answer = parent._answer()

@@ -101,7 +101,7 @@ def test_my_work_counts_and_shows_only_cases_in_scope(app, area, emulator, worke
             for r in bubbles[1]["body"]["contents"][2]["contents"]}
     assert late["สถานะ"] == "ตรวจสอบข้อมูล" and late["ตำบล"] == "วังชัย"
     assert late["กำหนด"].startswith("เกินกำหนดตั้งแต่ ")
-    # only the referred case has an accept button; no console link without PUBLIC_BASE_URL
+    # only the referred case has an accept button; no console link without PUBLIC_URL
     assert [b["action"]["label"] for b in bubbles[0]["footer"]["contents"]] == ["รับเรื่อง"]
     assert "footer" not in bubbles[1] and "footer" not in bubbles[2]
     # the listing is a read of personal data: one audit row naming what was shown
@@ -128,7 +128,7 @@ def test_a_supervisor_sees_every_agency_in_the_area(app, area, emulator, worker)
 
 def test_the_console_button_opens_the_case_when_the_public_address_is_set(
         app, area, emulator, worker, monkeypatch):
-    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://samoe.example.org/")
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://samoe.example.org/")
     chat = officer_chat(app, emulator, worker)
     _summary, card = chat.say("คิวงาน")
     buttons = card["contents"]["contents"][1]["footer"]["contents"]

@@ -177,3 +177,19 @@ def test_create_invite_for_a_named_account_and_create_link_code(app, session):
     assert session.scalar(sa.select(sa.func.count()).select_from(LinkCode)) == 1
     code, out, err = _run(app, ["create-link-code", "KK-2500-00001"])
     assert code == 2 and "no case" in err
+
+
+def test_a_deactivated_account_holding_the_line_user_lets_go_of_it(s):
+    line = f.line_user(s, role="officer")
+    old = f.officer(s, agency="LEARN", area="4007", line=line)
+    old.active = False
+    s.commit()
+    invitation = Invitation(code_hash="z" * 64, role="officer", agency_code="SOCIAL",
+                            area_code="40",
+                            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    s.add(invitation)
+    s.commit()
+    made = accounts.link_line_officer(s, line, invitation)
+    s.commit()
+    assert made.id != old.id and made.line_user_id == line.id
+    assert old.line_user_id is None

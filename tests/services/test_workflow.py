@@ -9,6 +9,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.extensions import db
 from models import (
@@ -405,3 +406,71 @@ def test_scope_officers_see_their_agency_in_their_area_supervisors_the_whole_are
     workflow.transition(s, supervisor, young, "verifying")
     s.commit()
     assert young.stage == "verifying"
+
+
+# -- answers to the helpers' review ------------------------------------------------------------
+
+def test_a_referral_answered_meanwhile_elsewhere_cannot_be_answered_again(s, case, learn):
+    social = f.actor(f.officer(s, agency="SOCIAL", area="40"))
+    referral = workflow.refer(s, learn, case, "SOCIAL", "ขอเงินช่วยเหลือ")
+    s.commit()
+    # another officer declines it in another transaction, after this one read it as pending
+    s.execute(sa.update(Referral).where(Referral.id == referral.id)
+              .values(status="declined", decided_by="someone")
+              .execution_options(synchronize_session=False))
+    s.commit()
+    assert referral.status == "declined"
+    set_committed_value(referral, "status", "pending")  # what this officer's screen read
+    err = error(lambda: workflow.accept_referral(s, social, referral))
+    assert err.code == "referral_not_pending"
+    s.rollback()
+    assert s.get(Case, case.id).owner_agency_code == "LEARN"
+    assert [e.kind for e in s.get(Case, case.id).timeline].count("accepted") == 0
+
+
+def test_only_the_receiving_agency_or_an_administrator_answers_a_referral(s, case, learn):
+    referral = workflow.refer(s, learn, case, "SOCIAL", "ขอเงินช่วยเหลือ")
+    s.commit()
+    other_supervisor = f.actor(f.officer(s, role="supervisor", agency="HEALTH", area="40"))
+    assert error(lambda: workflow.accept_referral(s, other_supervisor, referral)).code == \
+        "not_receiver"
+    s.rollback()
+    admin = f.actor(f.officer(s, role="admin", agency="EEF", area="40"))
+    workflow.accept_referral(s, admin, referral)
+    s.commit()
+    assert case.owner_agency_code == "SOCIAL"
+
+
+def test_a_declined_referral_tells_the_volunteer_the_case_is_back(s, case, learn, volunteer):
+    social = f.actor(f.officer(s, agency="SOCIAL", area="40"))
+    workflow.transition(s, learn, case, "verifying")
+    referral = workflow.refer(s, learn, case, "SOCIAL", "ขอทุน")
+    workflow.decline_referral(s, social, referral, "ไม่อยู่ในเกณฑ์")
+    s.commit()
+    updates = notifications(s, "case.volunteer_update")
+    assert [p["stage"] for _r, _k, p in updates] == ["verifying", "referred", "verifying"]
+    assert all("ไม่อยู่ในเกณฑ์" not in json.dumps(p, ensure_ascii=False) for _r, _k, p in updates)
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\ud800", "bell\x07"])
+def test_control_characters_are_refused(s, case, learn, bad):
+    err = error(lambda: workflow.add_note(s, learn, case, bad))
+    assert (err.code, err.status) == ("text_invalid", 422)
+
+
+def test_appointment_places_and_years_have_limits(s, case, learn):
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert error(lambda: workflow.set_appointment(s, learn, case, at, place="x" * 301)).code \
+        == "place_too_long"
+    far = dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert error(lambda: workflow.set_appointment(s, learn, case, far)).code == \
+        "date_out_of_range"
+
+
+def test_a_service_recorded_early_in_the_morning_in_khon_kaen_is_dated_that_day(s, case, learn):
+    workflow.transition(s, learn, case, "in_support")
+    # 06:30 in Khon Kaen is still yesterday in UTC
+    morning = dt.datetime.now(workflow.BANGKOK).replace(hour=6, minute=30) + dt.timedelta(days=1)
+    service = workflow.record_service(s, learn, case, "scholarship", now=morning)
+    assert service.provided_on == morning.date()
+    assert morning.astimezone(dt.UTC).date() != morning.date()
