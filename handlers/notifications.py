@@ -22,6 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from bot.conversation import Choice, action_items
 from bot.extensions import db
 from bot.messages import text
 from bot.outbox import renderer
@@ -151,7 +152,8 @@ def _update_lines(payload: dict, stage_words: dict) -> list[str]:
                        time=show_time(at)))
         if payload.get("place"):
             lines.append(_("Place: %(place)s", place=_cut(payload["place"])))
-    lines.append(_("Status: %(stage)s", stage=words(stage_words, payload.get("stage"))))
+    if event not in ("service", "appointment"):  # those leave the stage as it was
+        lines.append(_("Status: %(stage)s", stage=words(stage_words, payload.get("stage"))))
     if event == "stage" and payload.get("to_agency"):
         lines.append(_("Sent on to: %(agency)s", agency=agency_name(payload["to_agency"])))
     lines.append(_office_line(payload))
@@ -289,11 +291,12 @@ def register_actions(engine) -> None:
                                  "looks after Nong %(name)s's case, so they can check.",
                                  name=name)))
             return
+        status = action_items("menu", [Choice("status", _l("See the status"))])
         if workflow.confirm_service(session, actor, case, service):
             ctx.reply(text(_("Thank you. We noted that Nong %(name)s received: %(service)s.",
-                             name=name, service=words(SERVICE_WORDS, service.code))))
+                             name=name, service=words(SERVICE_WORDS, service.code)), status))
         else:
-            ctx.reply(text(_("Thank you, this was noted already.")))
+            ctx.reply(text(_("Thank you, this was noted already."), status))
 
 
 def register() -> None:

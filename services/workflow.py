@@ -180,6 +180,15 @@ def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
     return case.due_at is not None and case.due_at < (now or utcnow()) and case.stage != "closed"
 
 
+def visited_cases(session: Session, case_ids: list[int]) -> set[int]:
+    """Which of these cases have had a home visit (a self-reported case without one needs a
+    volunteer's or officer's visit)."""
+    if not case_ids:
+        return set()
+    return set(session.scalars(sa.select(Visit.case_id).where(Visit.case_id.in_(case_ids))
+                               .distinct()))
+
+
 def pending_referral(session: Session, case: Case) -> Referral | None:
     return session.scalar(sa.select(Referral).where(Referral.case_id == case.id,
                                                     Referral.status == "pending"))

@@ -213,6 +213,11 @@ class ReferralList(ma.Schema):
 
 class CaseSummary(ma.Schema):
     reference = fields.String(required=True)
+    self_reported = fields.Boolean(required=True, metadata={
+        "description": "A parent asked for help for their own child on LINE."})
+    needs_visit = fields.Boolean(required=True, metadata={
+        "description": "Self-reported and nobody has visited the family yet: a volunteer "
+                       "or officer should visit."})
     child_name = fields.String(required=True)
     group = fields.String(required=True, metadata=_enum(TARGET_GROUPS))
     stage = fields.String(required=True, metadata=_enum(STAGES))
@@ -322,7 +327,6 @@ class TimelineEntryOut(ma.Schema):
 class CaseDetail(CaseSummary):
     situations = fields.List(fields.String(), required=True)
     note = fields.String(allow_none=True)
-    self_reported = fields.Boolean(required=True)
     first_action_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
     child = fields.Nested(Child, required=True)

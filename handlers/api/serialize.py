@@ -59,8 +59,10 @@ def referral_with_case(row: Referral) -> dict:
 
 
 def _summary(case: Case, known: dict[str, Area], pending: Referral | None,
-             now: dt.datetime) -> dict:
+             now: dt.datetime, visited: bool = True) -> dict:
     return {
+        "self_reported": bool(case.self_reported),
+        "needs_visit": bool(case.self_reported) and not visited,
         "reference": case.reference, "child_name": case.child_name,
         "group": case.target_group, "stage": case.stage,
         "subdistrict": area(case.subdistrict_code, known),
@@ -78,7 +80,9 @@ def case_summaries(session: Session, cases: list[Case]) -> list[dict]:
     known = areas(session, [c.subdistrict_code for c in cases] + [c.district_code
                                                                   for c in cases])
     pending = pending_referrals_of(session, [c.id for c in cases])
-    return [_summary(case, known, pending.get(case.id), now) for case in cases]
+    visited = workflow.visited_cases(session, [c.id for c in cases if c.self_reported])
+    return [_summary(case, known, pending.get(case.id), now, case.id in visited)
+            for case in cases]
 
 
 def service(row: CaseService) -> dict:
@@ -140,9 +144,10 @@ def case_detail(session: Session, case: Case) -> dict:
     visits = session.scalars(sa.select(Visit).where(Visit.case_id == case.id)
                              .order_by(Visit.visited_on, Visit.id))
     return {
-        **_summary(case, known, pending, now),
+        **_summary(case, known, pending, now,
+                   bool(workflow.visited_cases(session, [case.id]))),
         "situations": list(case.situations or []), "note": case.note,
-        "self_reported": bool(case.self_reported), "first_action_at": case.first_action_at,
+        "first_action_at": case.first_action_at,
         "closed_at": case.closed_at, "child": _child(case),
         "guardian": {"name": case.guardian_name, "phone": case.guardian_phone,
                      "relation": case.guardian_relation},

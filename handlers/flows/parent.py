@@ -54,6 +54,8 @@ from services import cases, guardians
 
 #: Stages in the words parents read (DESIGN.md §3, the parent column): the volunteers' words.
 PARENT_STAGE_WORDS = STAGE_WORDS
+#: The social development helpline (free, 24 hours) for a child who needs help now.
+PARENT_HELPLINE = "1300"
 HAVE_CODE = Choice("code", _l("I have a code"))
 NO_CODE = Choice("no_code", _l("No code yet"))
 ASK_HELP = Choice("ask_help", _l("Ask for help"))
@@ -222,8 +224,9 @@ def finish_link(engine: Engine):
             return
         if draft.get("next") == NO_CODE.value:
             ctx.reply(text(_("That's fine. When the volunteer or officer gives you a code, "
-                             "just type it here. If your child needs help now, tap \"Ask for "
-                             "help\"."), action_items("parent", [ASK_HELP])))
+                             "just type it here. If your child needs help, tap \"Ask for "
+                             "help\", or call %(phone)s (free, 24 hours).",
+                             phone=PARENT_HELPLINE), action_items("parent", [ASK_HELP])))
             return
         linked_answer(ctx, draft["status"])
 

@@ -17,7 +17,6 @@ ROLE_CHOICES = [
     Choice("parent", _l("Parent or guardian")),
     Choice("officer", _l("Officer")),
 ]
-PARENT_HELPLINE = "1300"
 
 
 def role_question() -> dict:
@@ -80,8 +79,6 @@ def register(engine: Engine) -> None:
             if ctx.user.role is None:
                 ctx.user.role = "parent"
             if ctx.user.role == "parent":
-                ctx.reply(text(_("Thank you. If your child needs help now, you can also call "
-                                 "%(phone)s (free, 24 hours).", phone=PARENT_HELPLINE)))
                 engine.begin(ctx, "parent_link")
                 return
         if ctx.user.role in ("volunteer", "officer"):

@@ -121,12 +121,13 @@ def test_screenshots_a_parent_links_a_child_and_follows_the_help_on_the_chat_pag
     quick_reply(page, "ได้รับแล้ว").click()
     expect(page.locator(".row.user .msg-user-text").last).to_have_text("ได้รับแล้ว")
     expect(bot_text(page, "ขอบคุณค่ะ บันทึกแล้วว่าน้องต้นกล้า")).to_have_count(1)
-    expect(page.locator("#quick-replies")).to_be_hidden()
+    # the thank-you offers the next step: the status, one tap away
+    expect(page.locator("#quick-replies > *")).to_have_text(["ดูสถานะ"])
     confirmed = wait_until(lambda: session.scalar(sa.select(CaseService.confirmed_by)))
     assert confirmed == PARENT
 
-    say(page, "สถานะ")
-    expect(page.locator(".row.user .msg-user-text").last).to_have_text("สถานะ")
+    quick_reply(page, "ดูสถานะ").click()
+    expect(page.locator(".row.user .msg-user-text").last).to_have_text("ดูสถานะ")
     expect(card).to_have_count(2)
     expect(card.last).to_contain_text("กำลังช่วยเหลือ")
     expect(card.last).to_contain_text("น้องต้นกล้า")

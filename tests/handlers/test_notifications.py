@@ -175,7 +175,7 @@ def test_the_volunteer_hears_each_stage_with_the_reference_and_the_office(app, w
     worker.burst()
     messages, seen = received(emulator, who, seen)
     body = one_text(messages)
-    assert f"น้องได้รับความช่วยเหลือ: เข้าเรียนในโรงเรียน ({thai_date(given)})" in body
+    assert f"น้องได้รับความช่วยเหลือ: เข้าเรียนในโรงเรียน วันที่ {thai_date(given)}" in body
     assert str(given.year + 543) in body
     assert "quickReply" not in messages[0]  # only parents are asked to confirm
 

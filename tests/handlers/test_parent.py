@@ -229,7 +229,21 @@ def test_a_parent_asks_for_help_for_their_own_child(app, chat, session, emulator
         officer = f.officer(db.session, agency="LEARN", area="4018")
         seen = db.session.scalars(access.scoped_cases(f.actor(officer))).all()
         assert [c.id for c in seen] == [case.id]
+        token = f.token(db.session, officer)
         db.session.remove()
+    # marked in the queue as asked by the family, waiting for a visit
+    queue = app.test_client().get("/api/v1/cases",
+                                  headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [(c["reference"], c["self_reported"], c["needs_visit"]) for c in queue["items"]] == [
+        (case.reference, True, True)]
+    with app.app_context():
+        workflow.record_visit(db.session, f.actor(db.session.merge(officer)),
+                              db.session.get(Case, case.id), "found")
+        db.session.commit()
+        db.session.remove()
+    detail = app.test_client().get(f"/api/v1/cases/{case.reference}",
+                                   headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert (detail["self_reported"], detail["needs_visit"]) == (True, False)
     # and the parent can follow it at once
     assert "น้องต้นข้าว" in flex_texts(chat.say("สถานะ")[0])
 

@@ -173,9 +173,9 @@ def test_language_switch_answers_in_english(chat, session):
 
 def test_a_parent_is_told_about_link_codes(chat):
     chat.follow()
-    chat.tap("ผู้ปกครอง")
-    assert "1300" in chat.texts()[0]  # the helpline first, for a child in need now
-    assert "รหัสเชื่อมต่อ" in chat.texts()[-1]
+    assert "รหัสเชื่อมต่อ" in chat.tap("ผู้ปกครอง")[0]["text"]
+    # no code yet: the helpline, for a child who needs help now
+    assert "1300" in chat.tap("ยังไม่มีรหัส")[0]["text"]
 
 
 def test_create_invite_prints_only_the_code(app, session):
