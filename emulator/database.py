@@ -43,7 +43,15 @@ def _configure_sqlite_connection(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+#: Execution option for a transaction that only reads: a plain (deferred) BEGIN, which in WAL
+#: mode neither waits for nor blocks the writers.
+READ_ONLY = {"emulator_read_only": True}
+
+
 def _begin_immediate(connection) -> None:
     # Take the write lock at BEGIN so that two writers wait for each other (busy_timeout)
     # instead of failing when a read lock is upgraded.
+    if connection.get_execution_options().get("emulator_read_only"):
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")

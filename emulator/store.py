@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from emulator import tables as t
+from emulator.database import READ_ONLY
 from emulator.ids import new_channel_secret, now_ms
 
 REPLY_TOKEN_TTL_MS = 60_000
@@ -464,8 +465,16 @@ class Store:
             return conn.execute(t.faults.delete()).rowcount
 
     def take_fault(self, endpoint: str) -> Fault | None:
-        """Take one use of the oldest fault that matches ``endpoint`` (or ``*``), atomically."""
+        """Take one use of the oldest fault that matches ``endpoint`` (or ``*``), atomically.
+
+        Every API call asks, and almost always none is set: a read-only look first, so the
+        common case takes no write lock (on SQLite that lock made every call wait in turn)."""
         faults = t.faults
+        live = sa.select(faults.c.id).where(faults.c.endpoint.in_([endpoint, "*"]),
+                                            faults.c.remaining > 0).limit(1)
+        with self.engine.connect().execution_options(**READ_ONLY) as conn:
+            if conn.execute(live).first() is None:
+                return None
         with self.engine.begin() as conn:
             candidates = conn.execute(
                 sa.select(faults)
