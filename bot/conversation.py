@@ -110,6 +110,15 @@ class Choice:
         return str(self.label)[:LABEL_MAX]
 
 
+
+def int_param(value) -> int:
+    """A postback parameter as an integer (0 when it is missing or not a number)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def postback_action(step: str, value: str, label: str, **extra: str) -> dict:
     """A quick-reply item whose tap answers `step` with `value`."""
     data = urlencode({"step": step, "v": value, **extra})

@@ -22,7 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from bot.conversation import Choice, action_items
+from bot.conversation import Choice, action_items, int_param
 from bot.extensions import db
 from bot.messages import text
 from bot.outbox import renderer
@@ -245,12 +245,6 @@ def visit_recorded(payload: dict, user: LineUser | None) -> list[dict]:
 
 # -- the parent's answer to "did you receive it?" --------------------------------------------
 
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
 
 def may_confirm(session, user: LineUser, case: Case) -> bool:
     """A parent linked to the case (CaseGuardian, not unlinked), or the parent who reported
@@ -269,8 +263,8 @@ def register_actions(engine) -> None:
     @engine.on_postback(CONFIRM_ACTION)
     def on_confirm(ctx, turn, intent) -> None:
         session, user = ctx.session, ctx.user
-        case = session.get(Case, _int(turn.data.get("case")))
-        service = session.get(CaseService, _int(turn.data.get("service")))
+        case = session.get(Case, int_param(turn.data.get("case")))
+        service = session.get(CaseService, int_param(turn.data.get("service")))
         if (case is None or service is None or service.case_id != case.id
                 or not may_confirm(session, user, case)):
             ctx.reply(text(_("Sorry, only a parent linked to this child's case can answer "

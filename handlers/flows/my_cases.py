@@ -8,7 +8,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from bot.conversation import Choice, Engine, action_items
+from bot.conversation import Choice, Engine, action_items, int_param
 from bot.flex import bubble, carousel, flex, postback_button
 from bot.messages import text
 from bot.thai_text import thai_date
@@ -90,7 +90,7 @@ def register(engine: Engine) -> None:
         """The volunteer's own case by id, or None (after saying so)."""
         if not volunteer_only(ctx):
             return None
-        case = cases.get_reported_case(ctx.session, ctx.user.id, _int(case_id))
+        case = cases.get_reported_case(ctx.session, ctx.user.id, int_param(case_id))
         if case is None:
             ctx.reply(text(_("This case is not one of yours.")))
         return case
@@ -136,10 +136,3 @@ def register(engine: Engine) -> None:
         ctx.reply(text(_("Link code for the parent of Nong %(name)s: %(code)s\nThe parent "
                          "types this code in the Samoe chat within 7 days to follow the case. "
                          "It works once.", name=first_name(case.child_name), code=code)))
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from bot.conversation import Choice, Engine, Flow, action_items
+from bot.conversation import Choice, Engine, Flow, action_items, int_param
 from bot.flex import bubble, carousel, flex, postback_button
 from bot.messages import text
 from handlers.flows.registration import code_step
@@ -190,7 +190,7 @@ def register(engine: Engine) -> None:
     def on_accept(ctx, turn, intent) -> None:
         actor = officer_actor(ctx)
         if actor is not None:
-            accept(ctx, actor, _int(turn.data.get("r")))
+            accept(ctx, actor, int_param(turn.data.get("r")))
 
     @engine.on_postback(LINK_FLOW)
     def on_link(ctx, turn, intent) -> None:
@@ -203,10 +203,3 @@ def register(engine: Engine) -> None:
                              "%(username)s.", username=officer.username)))
             return
         engine.begin(ctx, LINK_FLOW)
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -11,7 +11,6 @@ import datetime as dt
 import uuid
 
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -26,6 +25,7 @@ from bot.conversation import (
     Turn,
     action_items,
     choice_items,
+    int_param,
 )
 from bot.dispatch import EventContext
 from bot.flex import bubble, carousel, flex
@@ -35,7 +35,6 @@ from bot.thai_text import (
     looks_like_reference,
     parse_code,
     parse_village,
-    thai_date,
     thai_time,
 )
 from handlers.flows.my_cases import STAGE_WORDS
@@ -49,11 +48,10 @@ from handlers.flows.report import (
     read_child_name,
     read_guardian,
 )
+from handlers.notifications import agency_name, show_date, show_time
 from models import BANGKOK, Area
 from services import cases, guardians
 
-#: Stages in the words parents read (DESIGN.md §3, the parent column): the volunteers' words.
-PARENT_STAGE_WORDS = STAGE_WORDS
 #: The social development helpline (free, 24 hours) for a child who needs help now.
 PARENT_HELPLINE = "1300"
 HAVE_CODE = Choice("code", _l("I have a code"))
@@ -62,29 +60,23 @@ ASK_HELP = Choice("ask_help", _l("Ask for help"))
 CONSENT = [Choice("yes", _l("Yes, I agree")), Choice("no", _l("No, I don't agree"))]
 
 
-def local_date(moment: dt.datetime) -> str:
-    return thai_date(moment.astimezone(BANGKOK).date())
-
-
 def local_time(moment: dt.datetime) -> str:
+    """A moment as the reader writes it, in Khon Kaen's time (Buddhist era in Thai)."""
     local = moment.astimezone(BANGKOK)
-    return f"{thai_date(local.date())} {thai_time(local.time())}"
+    return f"{show_date(local.date())} {show_time(local)}"
 
 
 def office_name(view) -> str:
-    locale = get_locale()
-    if locale is not None and locale.language == "en":
-        return view.agency_name_en or view.agency_code
-    return view.agency_name_th or view.agency_code
+    return agency_name(view.agency_code, view.agency_name_th, view.agency_name_en)
 
 
 def status_bubble(view) -> dict:
     """One child's status as a parent reads it."""
     rows = [
-        (str(_l("Status")), str(PARENT_STAGE_WORDS.get(view.stage, view.stage))),
+        (str(_l("Status")), str(STAGE_WORDS.get(view.stage, view.stage))),
         (str(_l("Office")), office_name(view)),
         (str(_l("Phone")), view.agency_phone or "-"),
-        (str(_l("Last update")), local_date(view.last_update)),
+        (str(_l("Last update")), show_date(view.last_update.astimezone(BANGKOK).date())),
     ]
     if view.next_appointment is not None:
         when = local_time(view.next_appointment)
@@ -102,7 +94,7 @@ def status_bubble(view) -> dict:
 
 def status_alt(view) -> str:
     parts = [_("Nong %(name)s: %(stage)s", name=first_name(view.child_name),
-               stage=PARENT_STAGE_WORDS.get(view.stage, view.stage)),
+               stage=STAGE_WORDS.get(view.stage, view.stage)),
              _("Office: %(office)s %(phone)s", office=office_name(view),
                phone=view.agency_phone or "")]
     if view.next_appointment is not None:
@@ -334,7 +326,7 @@ def register(engine: Engine) -> None:
 
     @engine.on_postback("unlink")
     def on_unlink_choice(ctx, turn, intent) -> None:
-        case = guardians.unlink(ctx.session, ctx.user, _int(turn.data.get("v")))
+        case = guardians.unlink(ctx.session, ctx.user, int_param(turn.data.get("v")))
         if case is None:
             ctx.reply(text(_("You are not following this case.")))
             return
@@ -387,10 +379,3 @@ def show_linked_case(ctx: EventContext, reference: str) -> None:
                          "to see yours.")))
         return
     ctx.reply(status_message(ctx, [case]))
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
