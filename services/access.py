@@ -68,6 +68,15 @@ def area_clause(area_code: str):
     return Case.district_code.like(f"{area_code}%")
 
 
+def in_area(case: Case, area_code: str) -> bool:
+    """The same rule as `area_clause`, for a case already loaded."""
+    if len(area_code) == 6:
+        return case.subdistrict_code == area_code
+    if len(area_code) == 4:
+        return case.district_code == area_code
+    return case.district_code.startswith(area_code)
+
+
 def referred_to_clause(agency_code: str):
     """Cases with a pending referral to an agency. (An alias, so the condition also works in
     a query that selects referrals: the subquery keeps its own FROM.)"""

@@ -37,7 +37,7 @@ from models import (
     utcnow,
 )
 from services import audit
-from services.access import Actor, may_change
+from services.access import Actor, in_area, may_change
 from services.cases import SERVICES, STAGES, VERIFY_WITHIN
 from services.notifications import notify
 
@@ -125,16 +125,6 @@ def _acted(case: Case, actor: Actor, now: dt.datetime) -> None:
     if actor.kind == "officer" and case.first_action_at is None:
         case.first_action_at = now
     case.updated_at = now
-
-
-def in_area(case: Case, area_code: str) -> bool:
-    """Whether the case lies in a province, district or subdistrict (the same rule as
-    access.area_clause, for a case already loaded)."""
-    if len(area_code) == 6:
-        return case.subdistrict_code == area_code
-    if len(area_code) == 4:
-        return case.district_code == area_code
-    return case.district_code.startswith(area_code)
 
 
 def agency_area(agency_code: str, case: Case) -> str:

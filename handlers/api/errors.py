@@ -92,9 +92,10 @@ class ApiError(Exception):
 
 
 def message_for(code: str, fallback: str | None = None) -> str:
-    if code in MESSAGES:
-        return gettext(MESSAGES[code])
-    return fallback or gettext(MESSAGES["bad_request"])
+    if code not in MESSAGES and fallback:
+        return fallback
+    message = MESSAGES.get(code) or MESSAGES["bad_request"]
+    return gettext(message)  # a variable: the extractor takes the msgids from N_() above
 
 
 def error_response(status: int, code: str, message: str | None = None,
