@@ -1,5 +1,5 @@
-"""Commands: `worker`, `seed-demo`, `translate`. Logs go to stderr; the last line of stdout is
-only the value a command made."""
+"""Commands: `worker`, `scheduler`, `set-deadlines`, `seed-demo`, `translate`, accounts and
+codes. Logs go to stderr; the last line of stdout is only the value a command made."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 def register(app: Flask) -> None:
     """Add Samoe's commands to the app's CLI."""
     app.cli.add_command(worker_command)
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(set_deadlines_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(translate_group)
     app.cli.add_command(create_invite_command)
@@ -50,6 +52,77 @@ def worker_command(burst: bool) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     worker.run(stop)
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run the jobs due now (or at --at), then exit.")
+@click.option("--at", "at", help="With --once: the time to run at, ISO (e.g. "
+              "2026-12-01T08:00+07:00; without an offset, Khon Kaen's time).")
+def scheduler_command(once: bool, at: str | None) -> None:
+    """Run the scheduled jobs (the 08:00 reminders): with --once, those due now, then exit;
+    without it, in a loop (a worker runs them too)."""
+    import json
+    import time
+
+    from bot.scheduler import Scheduler, parse_at
+    from bot.worker import worker_name
+    from models import utcnow
+
+    if at and not once:
+        raise click.UsageError("--at goes with --once")
+    try:
+        moment = parse_at(at) if at else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+    scheduler = Scheduler(current_app._get_current_object(), worker_name())
+    if once:
+        reports = scheduler.run_due(moment or utcnow())
+        for report in reports:
+            log.info("job %s %s: %s", report["job"], report["slot"], report["status"])
+        click.echo(json.dumps(reports, ensure_ascii=False))
+        return
+    while True:
+        scheduler.run_due(utcnow())
+        time.sleep(max(scheduler.interval, 1.0))
+
+
+@click.command("set-deadlines")
+@click.argument("agency")
+@click.option("--verify", type=str, help="Days to check a report (or 'default').")
+@click.option("--referral", type=str, help="Days to answer a referral (or 'default').")
+@click.option("--first-action", type=str, help="Days to act after accepting (or 'default').")
+@click.option("--visit", type=str, help="Days between home visits (or 'default').")
+def set_deadlines_command(agency: str, verify, referral, first_action, visit) -> None:
+    """Set an agency's own deadlines in days ('default' goes back to the province's); the
+    open cases they concern get their new deadline at once."""
+    import json
+
+    from services import deadlines
+    from services.access import Actor
+    from services.workflow import WorkflowError
+
+    changes = {}
+    for name, value in (("verify", verify), ("referral", referral),
+                        ("first_action", first_action), ("visit", visit)):
+        if value is None:
+            continue
+        if value.strip().lower() == "default":
+            changes[name] = None
+            continue
+        try:
+            changes[name] = int(value)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a number of days",
+                                     param_hint=f"--{name.replace('_', '-')}") from None
+    actor = Actor(kind="officer", name="cli", role="admin", via="cli")
+    try:
+        result, changed = deadlines.set_deadlines(db.session, actor, agency.upper(), changes)
+    except (deadlines.DeadlineError, WorkflowError) as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    log.info("deadlines of %s set; %d open case(s) got a new deadline", agency, changed)
+    click.echo(json.dumps({**result.as_dict(), "cases_changed": changed}))
 
 
 @click.command("seed-demo")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bot.quiet_hours import QuietHours
+
 TRUTHY = {"1", "true", "yes", "on"}
 
 
@@ -66,6 +68,12 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         api_base if emulator else "https://api-data.line.me"
     )
 
+    quiet_hours = env.get("QUIET_HOURS", "20:00-07:00")
+    try:
+        QuietHours.parse(quiet_hours)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
     return {
         "SAMOE_ENV": "production" if production else "development",
         "SECRET_KEY": secret_key,  # None in development: create_app keeps one in instance/
@@ -80,7 +88,8 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
                          float(env.get("LINE_READ_TIMEOUT", "10"))),
         "PROVINCE_CODE": env.get("PROVINCE_CODE", "40").strip() or "40",
         "WORKER_IN_PROCESS": _flag(env.get("WORKER_IN_PROCESS"), default=is_sqlite),
-        "QUIET_HOURS": env.get("QUIET_HOURS", "20:00-07:00"),
+        "QUIET_HOURS": quiet_hours,
+        "SCHEDULER_INTERVAL": float(env.get("SCHEDULER_INTERVAL", "30")),
         "INBOX_LAG_LIMIT": float(env.get("INBOX_LAG_LIMIT", "60")),
         "WORKER_LEASE_SECONDS": float(env.get("WORKER_LEASE_SECONDS", "30")),
         "PUBLIC_URL": env.get("PUBLIC_URL") or None,

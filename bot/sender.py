@@ -19,12 +19,14 @@ import logging
 import random
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from flask_babel import force_locale
 from sqlalchemy.orm import Session, aliased
 
 from bot import line_client as lc
 from bot.i18n import user_locale
 from bot.outbox import render
+from bot.quiet_hours import QuietHours, from_config
 from models import BANGKOK, LineUser, OutboxMessage, ServiceState, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,11 +55,34 @@ def start_of_next_month(now: dt.datetime) -> dt.datetime:
 class Sender:
     """Delivers due outbox rows; one instance per worker process or thread."""
 
-    def __init__(self, session: Session, client: lc.LineClient, owner: str, clock=utcnow):
+    def __init__(self, session: Session, client: lc.LineClient, owner: str, clock=utcnow,
+                 quiet: QuietHours | None | str = "config"):
         self.session = session
         self.client = client
         self.owner = owner
         self.clock = clock
+        if quiet == "config":
+            quiet = from_config(current_app.config) if has_app_context() else None
+        self.quiet = quiet
+
+    # -- quiet hours -------------------------------------------------------------------------
+
+    def hold_quiet_rows(self) -> int:
+        """While QUIET_HOURS last, rows marked `quiet` (reminders, digests, scheduled
+        announcements) wait for the end of the quiet period; nothing else waits. Moving their
+        time, rather than skipping them, keeps them from holding back a user's later rows."""
+        if self.quiet is None:
+            return 0
+        now = self.clock()
+        if not self.quiet.contains(now):
+            return 0
+        until = self.quiet.end_after(now).astimezone(dt.UTC)
+        return self.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxMessage.PENDING,
+                   OutboxMessage.quiet.is_(True), OutboxMessage.next_attempt_at < until)
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)).rowcount
 
     # -- the monthly-quota hold --------------------------------------------------------------
 
@@ -173,6 +198,8 @@ class Sender:
 
     def send_due(self, limit: int = 50) -> int:
         """Deliver up to `limit` due rows; return how many were attempted."""
+        if self.hold_quiet_rows():
+            self.session.commit()
         done = 0
         for row_id in self._due_ids(limit):
             if not self._claim(row_id):

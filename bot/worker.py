@@ -21,6 +21,7 @@ from bot.extensions import db
 from bot.i18n import user_locale
 from bot.line_client import LineClient
 from bot.outbox import detached, queue_reply
+from bot.scheduler import Scheduler
 from bot.sender import Sender, backoff
 from bot.thai_text import warm_up
 from models import InboxEvent, LineUser, utcnow
@@ -60,6 +61,7 @@ class Worker:
         self.sent_now = 0  # rows sent right after their event, counted into run_once
         warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
+        self.scheduler = Scheduler(app, self.name)
 
     @property
     def session(self):
@@ -205,6 +207,7 @@ class Worker:
         log.info("worker %s started", self.name)
         while not stop.is_set():
             try:
+                self.scheduler.tick()  # the jobs due now (08:00 reminders), once per interval
                 done = self.run_once()
             except Exception:  # the database may be away: wait and try again
                 log.exception("worker round failed")

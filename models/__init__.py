@@ -20,7 +20,7 @@ from models.inbox import InboxEvent, InboxLease
 from models.invitation import Invitation
 from models.line_user import LineUser
 from models.officer import ApiToken, AuditEntry, Officer
-from models.outbox import OutboxMessage, ServiceState
+from models.outbox import OutboxMessage, SchedulerRun, ServiceState
 from models.reference import Agency, Area
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "Officer",
     "OutboxMessage",
     "Referral",
+    "SchedulerRun",
     "ServiceState",
     "TimelineEntry",
     "UTCDateTime",

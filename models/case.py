@@ -48,6 +48,7 @@ class Case(Base):
         sa.Index("ix_cases_subdistrict_stage", "subdistrict_code", "stage"),
         sa.Index("ix_cases_owner_queue", "owner_agency_code", "owner_area_code", "stage"),
         sa.Index("ix_cases_reporter_created", "reporter_id", "created_at"),
+        sa.Index("ix_cases_stage_updated", "stage", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -91,6 +92,11 @@ class Case(Base):
     # when the next step is due (services.workflow sets it on each change); past it = overdue
     due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     closed_at: Mapped[dt.datetime | None]
+    # escalation of an overdue case: 0 none, 1 the district's supervisors (> 7 days past the
+    # deadline), 2 the province (> 21 days); back to 0 when the deadline moves ahead
+    escalation: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
+    # the morning the volunteer was last reminded of a due home visit
+    visit_reminded_on: Mapped[dt.date | None]
 
     photos: Mapped[list[CasePhoto]] = relationship(
         back_populates="case", order_by="CasePhoto.id", cascade="all, delete-orphan")

@@ -48,6 +48,11 @@ class OutboxMessage(Base):
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # one send per key ever (e.g. "visit:42:2026-12-01"): a scheduled job run twice, or by two
+    # workers at once, queues the message once
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(160), unique=True)
+    # held while QUIET_HOURS last (reminders, digests, scheduled announcements only)
+    quiet: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class ServiceState(Base):
@@ -58,3 +63,26 @@ class ServiceState(Base):
     key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SchedulerRun(Base):
+    """One run of a scheduled job for one slot (e.g. the morning reminders of 2026-12-01).
+
+    Claimed by the worker that runs it (a lease); `done` once finished. A worker that dies
+    mid-run leaves a lease that expires, and the next worker runs the slot again: the jobs
+    are idempotent (each message they queue has a unique `dedupe_key`)."""
+
+    __tablename__ = "scheduler_runs"
+
+    RUNNING = "running"
+    DONE = "done"
+    MISSED = "missed"  # the slot's window closed before any worker was up to run it
+
+    job: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    slot: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default=RUNNING)
+    owner: Mapped[str | None] = mapped_column(sa.String(80))
+    lease_expires_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    result: Mapped[str | None] = mapped_column(sa.Text)  # JSON: what the run did

@@ -30,3 +30,8 @@ class Agency(Base):
     short_name_th: Mapped[str] = mapped_column(sa.String(80))
     name_en: Mapped[str] = mapped_column(sa.String(200))
     phone: Mapped[str | None] = mapped_column(sa.String(40))
+    # the agency's own deadlines in days (None: the province's default, services.deadlines)
+    verify_days: Mapped[int | None]  # check a report, from the report
+    referral_days: Mapped[int | None]  # answer a referral sent to this agency
+    first_action_days: Mapped[int | None]  # act on a case after accepting it
+    visit_days: Mapped[int | None]  # between home visits while helping or following up

@@ -35,6 +35,7 @@ from models import (
     TimelineEntry,
     utcnow,
 )
+from services import deadlines
 from services.invitations import code_hash
 
 BE_OFFSET = 543
@@ -54,7 +55,7 @@ CONSENT_PURPOSES = ("share_with_agencies", "photo", "follow_up_contact")
 TIMELINE_KINDS = ("created", "duplicate_report", "verified", "referred", "accepted", "declined",
                   "service", "visit", "appointment", "status", "reopened", "note", "consent",
                   "link_code", "confirmation", "not_received", "guardian_linked",
-                  "guardian_unlinked")
+                  "guardian_unlinked", "escalated")
 
 #: Completed years of age accepted in each group, both ends included (a 6-year-old fits both).
 AGE_RANGES = {"early_childhood": (0, 6), "out_of_school": (6, 24)}
@@ -70,9 +71,6 @@ ROUTING: dict[str, tuple[str, str]] = {
 #: The version of the consent statement read to the guardian (bump it when its words change).
 CONSENT_STATEMENT_VERSION = "2569-1"
 LINK_CODE_VALID_FOR = dt.timedelta(days=7)
-#: A new case is overdue when nobody has verified it this long after the report (DESIGN §9 of
-#: the follow-up work; services.workflow keeps `due_at` from then on).
-VERIFY_WITHIN = dt.timedelta(days=7)
 
 
 class CaseError(ValueError):
@@ -409,7 +407,7 @@ def _create(session: Session, secret: str, reporter: LineUser, draft: CaseDraft,
         location_address=_clean(draft.location_address, 500),
         stage="received", owner_agency_code=agency, owner_area_code=area,
         reporter_id=reporter.id, self_reported=self_reported, created_at=now, updated_at=now,
-        due_at=now + VERIFY_WITHIN,
+        due_at=now + deadlines.delta(session, agency, "verify"),
     )
     session.add(case)
     case.consents.append(_consent(draft, reporter, self_reported, now))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models import OutboxMessage
+from models import OutboxMessage, utcnow
 
 
 def notify(session: Session, recipient: str, kind: str, **params) -> OutboxMessage:
@@ -25,3 +27,20 @@ def notify(session: Session, recipient: str, kind: str, **params) -> OutboxMessa
     )
     session.add(row)
     return row
+
+
+def notify_once(session: Session, key: str, recipient: str, kind: str, quiet: bool = False,
+                **params) -> bool:
+    """Queue a notification unless one with the same `key` was ever queued (by this run, an
+    earlier run, or another worker at the same moment): an INSERT that does nothing on a
+    conflict with the unique `dedupe_key`. `quiet` holds it while QUIET_HOURS last. Returns
+    whether it was queued now."""
+    dialect = session.get_bind().dialect.name
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage)
+    statement = insert.values(
+        kind=kind, payload=json.dumps(params, ensure_ascii=False), recipient=recipient,
+        retry_key=str(uuid.uuid4()), dedupe_key=key, quiet=quiet, status=OutboxMessage.PENDING,
+        recipient_count=1, attempts=0, reply_unclear=False, next_attempt_at=utcnow(),
+        created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return session.execute(statement).rowcount == 1

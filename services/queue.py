@@ -46,6 +46,8 @@ class CaseFilters:
     reference: str | None = None
     overdue: bool | None = None
     referred_to_us: bool | None = None
+    escalated: str | None = None  # district (or beyond) | province
+    stale: bool | None = None
 
     def as_detail(self) -> dict:
         """The filters that were set (for the audit log)."""
@@ -77,6 +79,22 @@ def overdue_clause(now: dt.datetime):
     return sa.and_(Case.due_at.is_not(None), Case.due_at < now, Case.stage != "closed")
 
 
+#: A case nobody touched this long is flagged for the supervisor (data freshness).
+STALE_AFTER = dt.timedelta(days=30)
+#: Escalation levels by name (cases.escalation; services.reminders.escalate sets them).
+ESCALATION_LEVELS = {"district": 1, "province": 2}
+
+
+def stale_clause(now: dt.datetime):
+    """Open cases untouched (no change by anyone) for 30 days."""
+    return sa.and_(Case.stage != "closed", Case.updated_at < now - STALE_AFTER)
+
+
+def escalated_clause(level: int):
+    """Open cases escalated to `level` (1 district, 2 province) or beyond."""
+    return sa.and_(Case.stage != "closed", Case.escalation >= level)
+
+
 def _filtered(statement: sa.Select, actor: Actor, filters: CaseFilters,
               now: dt.datetime) -> sa.Select:
     if filters.stage is not None:
@@ -100,6 +118,11 @@ def _filtered(statement: sa.Select, actor: Actor, filters: CaseFilters,
     if filters.overdue is not None:
         clause = overdue_clause(now)
         statement = statement.where(clause if filters.overdue else sa.not_(clause))
+    if filters.escalated is not None:
+        statement = statement.where(escalated_clause(ESCALATION_LEVELS[filters.escalated]))
+    if filters.stale is not None:
+        clause = stale_clause(now)
+        statement = statement.where(clause if filters.stale else sa.not_(clause))
     if filters.referred_to_us is not None:
         clause = (referred_to_clause(actor.agency_code) if actor.agency_code else sa.false())
         statement = statement.where(clause if filters.referred_to_us else sa.not_(clause))

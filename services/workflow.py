@@ -21,6 +21,7 @@ import re
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from models import (
     BANGKOK,
@@ -36,9 +37,9 @@ from models import (
     Visit,
     utcnow,
 )
-from services import audit
+from services import audit, deadlines
 from services.access import Actor, in_area, may_change
-from services.cases import SERVICES, STAGES, VERIFY_WITHIN
+from services.cases import SERVICES, STAGES
 from services.notifications import notify
 
 #: Stage changes an officer may make with `transition` (referrals and reopening have their own
@@ -60,13 +61,6 @@ CONFIRMING_OUTCOMES = ("found", "back_in_school")
 AGENCY_LEVEL = {"LOCAL": "subdistrict", "PHC": "subdistrict", "LEARN": "district",
                 "HEALTH": "district", "OBEC": "district", "EDU": "province",
                 "SOCIAL": "province", "KKU": "province", "EEF": "province"}
-#: Default deadlines (DESIGN.md objectives 3 and 5; per-agency settings come with follow-up).
-DEADLINES = {
-    "verify": VERIFY_WITHIN,  # from the report, while received or verifying
-    "decide_referral": dt.timedelta(days=7),  # a pending referral
-    "first_action": dt.timedelta(days=14),  # after a referral is accepted
-    "visit": dt.timedelta(days=30),  # while being helped or followed up
-}
 TEXT_LIMIT = 2000
 PLACE_LIMIT = 300  # appointments.place
 #: NUL, other C0 controls except tab and newlines, DEL, and lone surrogates: never stored.
@@ -137,33 +131,57 @@ def agency_area(agency_code: str, case: Case) -> str:
     return case.district_code[:2]
 
 
-def due_after(case: Case, now: dt.datetime, session: Session) -> dt.datetime | None:
-    """The next deadline of a case in its current stage (None once closed)."""
+def due_after(case: Case, session: Session, now: dt.datetime | None = None
+              ) -> dt.datetime | None:
+    """The next deadline of a case in its current stage (None once closed), from its history
+    and the deadlines of the agencies concerned (services.deadlines), so recomputing it after
+    an agency changes its deadlines gives the same answer as the change that set it."""
     if case.stage == "closed":
         return None
+    now = now or utcnow()
+    owner = case.owner_agency_code
     if case.stage in ("received", "verifying"):
-        return case.created_at + DEADLINES["verify"]
+        reopened = _last_entry(session, case, ("reopened",))
+        start = max(m for m in (case.created_at, reopened) if m is not None)
+        return start + deadlines.delta(session, owner, "verify")
     if case.stage == "referred":
         pending = pending_referral(session, case)
         if pending is not None:
-            return pending.created_at + DEADLINES["decide_referral"]
-        return now + DEADLINES["first_action"]  # accepted: the new owner's first action
+            return pending.created_at + deadlines.delta(session, pending.to_agency_code,
+                                                        "referral")
+        accepted = session.scalar(
+            sa.select(sa.func.max(Referral.decided_at))
+            .where(Referral.case_id == case.id, Referral.status == "accepted"))
+        return (accepted or now) + deadlines.delta(session, owner, "first_action")
     last_visit = session.scalar(sa.select(sa.func.max(Visit.created_at))
                                 .where(Visit.case_id == case.id))
-    moments = [m for m in (last_visit, _stage_since(session, case)) if m is not None]
-    return max(moments, default=now) + DEADLINES["visit"]
+    since = _last_entry(session, case, ("verified", "status", "accepted", "reopened"))
+    moments = [m for m in (last_visit, since) if m is not None]
+    return max(moments, default=now) + deadlines.delta(session, owner, "visit")
 
 
-def _stage_since(session: Session, case: Case) -> dt.datetime | None:
+def _last_entry(session: Session, case: Case, kinds: tuple[str, ...]) -> dt.datetime | None:
     return session.scalar(
         sa.select(sa.func.max(TimelineEntry.at))
-        .where(TimelineEntry.case_id == case.id,
-               TimelineEntry.kind.in_(("verified", "status", "accepted", "reopened"))))
+        .where(TimelineEntry.case_id == case.id, TimelineEntry.kind.in_(kinds)))
+
+
+def set_due(case: Case, due: dt.datetime | None, now: dt.datetime | None = None,
+            touch: bool = True) -> None:
+    """Set a case's next deadline. A deadline moved ahead ends an escalation (a later one
+    starts again from the district). `touch=False` keeps `updated_at` (a recomputation is
+    not work on the case)."""
+    now = now or utcnow()
+    case.due_at = due
+    if due is None or due > now:
+        case.escalation = 0
+    if not touch:
+        flag_modified(case, "updated_at")  # written as it is, so onupdate does not bump it
 
 
 def _reset_due(session: Session, case: Case, now: dt.datetime) -> None:
     session.flush()
-    case.due_at = due_after(case, now, session)
+    set_due(case, due_after(case, session, now), now)
 
 
 def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
@@ -186,7 +204,7 @@ def pending_referral(session: Session, case: Case) -> Referral | None:
 
 # -- notifications ---------------------------------------------------------------------------
 
-def _agency_fields(session: Session, code: str) -> dict:
+def agency_fields(session: Session, code: str) -> dict:
     agency = session.get(Agency, code)
     if agency is None:
         return {"agency": code}
@@ -198,7 +216,7 @@ def _tell_people(session: Session, case: Case, event: str, **params) -> None:
     """Queue an update for the reporting volunteer and every linked parent."""
     base = {"case_id": case.id, "reference": case.reference, "child": case.child_name,
             "stage": case.stage, "event": event,
-            **_agency_fields(session, case.owner_agency_code), **params}
+            **agency_fields(session, case.owner_agency_code), **params}
     reporter = session.get(LineUser, case.reporter_id) if case.reporter_id else None
     guardians = list(session.scalars(
         sa.select(LineUser).join(CaseGuardian, CaseGuardian.line_user_id == LineUser.id)
@@ -288,7 +306,7 @@ def reopen(session: Session, actor: Actor, case: Case, reason: str,
     entry = _entry(case, "reopened", actor, now, public=True, **{"from": "closed",
                                                                  "to": "verifying"})
     _entry(case, "note", actor, now, public=False, text=reason)
-    case.due_at = now + DEADLINES["verify"]
+    set_due(case, now + deadlines.delta(session, case.owner_agency_code, "verify"), now)
     _tell_people(session, case, "stage")
     audit.record(session, actor, "case.reopen", case, reason=reason)
     return entry
@@ -380,7 +398,7 @@ def accept_referral(session: Session, actor: Actor, referral: Referral,
     case.updated_at = now
     _entry(case, "accepted", actor, now, public=True, referral_id=referral.id,
            agency=referral.to_agency_code, from_agency=previous_owner)
-    case.due_at = now + DEADLINES["first_action"]
+    set_due(case, now + deadlines.delta(session, case.owner_agency_code, "first_action"), now)
     _tell_people(session, case, "accepted")
     _tell_officers(session, case, previous_owner, "referral.answered", exclude=actor.name,
                    referral_id=referral.id, to_agency=referral.to_agency_code,
@@ -543,7 +561,7 @@ def record_visit(session: Session, actor: Actor, case: Case, outcome: str,
     if note:
         _entry(case, "note", actor, now, public=False, text=note, visit_id=visit.id)
     if case.stage in ("in_support", "follow_up"):
-        case.due_at = now + DEADLINES["visit"]
+        set_due(case, now + deadlines.delta(session, case.owner_agency_code, "visit"), now)
     if actor.kind != "officer":
         _tell_officers(session, case, case.owner_agency_code, "case.visit_recorded",
                        outcome=outcome, visited_on=visited_on.isoformat())

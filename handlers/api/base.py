@@ -35,6 +35,7 @@ class ApiBlueprint(Blueprint):
             400: "Malformed request (e.g. a body that is not JSON).",
             401: "No valid bearer token.",
             404: "Not found, or outside the caller's scope.",
+            403: "Not allowed for the caller's role.",
             409: "Conflicts with the state of the case, or not allowed for the caller.",
             422: "Invalid values.",
         }

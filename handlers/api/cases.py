@@ -55,7 +55,8 @@ def list_cases(args):
         stage=args.get("stage"), group=args.get("group"), district=args.get("district"),
         subdistrict=args.get("subdistrict"), agency=args.get("agency"), q=q,
         reference=parse_reference(q) if q else None, overdue=args.get("overdue"),
-        referred_to_us=args.get("referred_to_us"))
+        referred_to_us=args.get("referred_to_us"), escalated=args.get("escalated"),
+        stale=args.get("stale"))
     try:
         rows, next_cursor = queue.list_cases(db.session, actor(), filters,
                                              cursor=args.get("cursor"), limit=args["limit"])

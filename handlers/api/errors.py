@@ -71,9 +71,13 @@ MESSAGES = {
     "place_too_long": N_("The place is too long."),
     "purpose_too_long": N_("The purpose is too long."),
     "invitation_refused": N_("The invitation cannot be issued with these values."),
+    "admin_only": N_("Only an administrator may do this."),
+    "forbidden": N_("Only an administrator may do this."),
+    "days_out_of_range": N_("A deadline is a whole number of days from 1 to 365."),
+    "unknown_deadline": N_("Unknown deadline."),
 }
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 422: "invalid", 500: "internal_error"}
 
 

@@ -87,6 +87,12 @@ class CaseListArgs(ma.Schema):
     overdue = fields.Boolean(metadata={"description": "Past the deadline and not closed."})
     referred_to_us = fields.Boolean(metadata={
         "description": "A referral to the caller's agency waits for an answer."})
+    escalated = Code(validate=validate.OneOf(("district", "province")), metadata={
+        "description": "Escalated to the district's supervisors (more than 7 days past the "
+                       "deadline; `district` includes those gone on to the province) or to "
+                       "the province (more than 21 days)."})
+    stale = fields.Boolean(metadata={
+        "description": "Open and untouched for 30 days (data freshness)."})
     cursor = Text(max_length=200, metadata={
         "description": "The `next_cursor` of the previous page."})
     limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
@@ -229,6 +235,12 @@ class CaseSummary(ma.Schema):
     updated_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean(required=True)
+    escalation = fields.String(allow_none=True, metadata={
+        "enum": ["district", "province", None],
+        "description": "Overdue so long it was escalated: to the district's supervisors "
+                       "(more than 7 days past the deadline) or the province (more than 21)."})
+    stale = fields.Boolean(required=True, metadata={
+        "description": "Open and untouched for 30 days (data freshness)."})
     pending_referral = fields.Nested(ReferralOut, allow_none=True)
 
 
@@ -401,3 +413,46 @@ class StatsOut(ma.Schema):
     by_agency = fields.List(fields.Nested(NamedCount), required=True)
     by_district = fields.List(fields.Nested(NamedCount), required=True)
     by_subdistrict = fields.List(fields.Nested(NamedCount), required=True)
+
+
+# -- agencies and deadlines ------------------------------------------------------------------
+
+_DAYS = {"validate": validate.Range(min=1, max=365), "allow_none": True}
+
+
+class DeadlinesIn(Strict):
+    verify = fields.Integer(**_DAYS, metadata={
+        "description": "Days to check a report, from the report (default 7)."})
+    referral = fields.Integer(**_DAYS, metadata={
+        "description": "Days to answer a referral sent to this agency (default 7)."})
+    first_action = fields.Integer(**_DAYS, metadata={
+        "description": "Days to act after accepting a referral (default 14)."})
+    visit = fields.Integer(**_DAYS, metadata={
+        "description": "Days between home visits while helping or following up (default 30)."})
+
+
+class Deadlines(ma.Schema):
+    agency = fields.String(required=True)
+    verify = fields.Integer(required=True)
+    referral = fields.Integer(required=True)
+    first_action = fields.Integer(required=True)
+    visit = fields.Integer(required=True)
+    own = fields.List(fields.String(), required=True, metadata={
+        "description": "The deadlines this agency set itself (the rest are the defaults)."})
+
+
+class DeadlinesOut(Deadlines):
+    cases_changed = fields.Integer(required=True, metadata={
+        "description": "Open cases whose deadline moved with this change."})
+
+
+class AgencyOut(ma.Schema):
+    code = fields.String(required=True)
+    name_th = fields.String(allow_none=True)
+    name_en = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    deadlines = fields.Nested(Deadlines, required=True)
+
+
+class AgencyList(ma.Schema):
+    items = fields.List(fields.Nested(AgencyOut), required=True)

@@ -19,7 +19,7 @@ from models import (
     Visit,
     utcnow,
 )
-from services import workflow
+from services import reminders, workflow
 from services.cases import age_on
 from services.queue import pending_referrals_of
 
@@ -70,6 +70,8 @@ def _summary(case: Case, known: dict[str, Area], pending: Referral | None,
         "owner_agency": case.owner_agency_code, "owner_area_code": case.owner_area_code,
         "created_at": case.created_at, "updated_at": case.updated_at, "due_at": case.due_at,
         "overdue": workflow.is_overdue(case, now),
+        "escalation": reminders.LEVEL_NAMES.get(case.escalation),
+        "stale": reminders.is_stale(case, now),
         "pending_referral": referral(pending, case.reference) if pending else None,
     }
 

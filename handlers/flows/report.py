@@ -46,7 +46,7 @@ from bot.thai_text import (
     thai_date,
 )
 from models import BANGKOK, Area, Case, utcnow
-from services import cases
+from services import cases, deadlines
 
 STATEMENT_VERSION = "2026-11-v1"
 NAME_MAX = 120
@@ -448,9 +448,10 @@ def report_answer(ctx, result) -> str:
     if result.duplicate:
         return _("This child already has a case (reference %(ref)s). Your information was "
                  "added to it instead of opening a new one.", ref=case.reference)
+    days = deadlines.for_agency(ctx.session, case.owner_agency_code).verify
     return _("Report sent. Reference %(ref)s. An officer for Tambon %(subdistrict)s will contact "
-             "the family within 7 days.", ref=case.reference,
-             subdistrict=place.name_th if place else "")
+             "the family within %(days)s days.", ref=case.reference,
+             subdistrict=place.name_th if place else "", days=days)
 
 
 def register(engine: Engine) -> None:

@@ -1,0 +1,196 @@
+"""The scheduler: the jobs that run at a time of day (DESIGN.md §7), in the worker or alone.
+
+A job runs once per slot (a day, for the 08:00 job). Several workers tick at the same time:
+the first to insert the slot's `scheduler_runs` row runs it; the others see it running or done.
+A worker that dies mid-run leaves a lease that expires, and the slot is run again by the next
+tick (the jobs are idempotent: every message they queue has a unique key). A worker that was
+down at 08:00 runs the morning's job when it comes back, the same day, until quiet hours begin
+(or midnight when QUIET_HOURS is off); after that the day is recorded as missed and the next
+morning's run covers it (so a volunteer never gets yesterday's reminder an hour before
+today's).
+
+`flask --app wsgi scheduler --once --at 2026-12-01T08:00+07:00` runs the jobs due at that time
+and exits, so tests across processes control the clock without patching it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time as time_module
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from bot.extensions import db
+from bot.quiet_hours import QuietHours, from_config
+from models import BANGKOK, SchedulerRun, utcnow
+from services import reminders
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    at: dt.time  # local time (Asia/Bangkok) each day
+    run: Callable[[Session, dt.datetime], dict]
+
+
+JOBS: list[Job] = [Job("morning", dt.time(8, 0), reminders.morning)]
+
+
+def parse_at(text: str) -> dt.datetime:
+    """An ISO time for --at; without an offset it is Khon Kaen's time."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ValueError(f"--at needs an ISO time such as 2026-12-01T08:00+07:00, not {text!r}"
+                         ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BANGKOK)
+    return moment.astimezone(dt.UTC)
+
+
+def _window_end(job_start: dt.datetime, quiet: QuietHours | None) -> dt.datetime:
+    """When a day's run may no longer start: midnight, or quiet hours beginning before it."""
+    midnight = dt.datetime.combine(job_start.date() + dt.timedelta(days=1), dt.time(0),
+                                   tzinfo=BANGKOK)
+    if quiet is None:
+        return midnight
+    for day in (job_start.date(), job_start.date() + dt.timedelta(days=1)):
+        begins = dt.datetime.combine(day, quiet.start, tzinfo=BANGKOK)
+        if begins > job_start:
+            return min(begins, midnight)
+    return midnight
+
+
+def slot_state(job: Job, now: dt.datetime, quiet: QuietHours | None) -> tuple[str, str]:
+    """(slot, state) of a daily job at `now`: state `due`, `not_yet` (before today's time) or
+    `missed` (today's window closed)."""
+    local = now.astimezone(BANGKOK)
+    start = dt.datetime.combine(local.date(), job.at, tzinfo=BANGKOK)
+    slot = local.date().isoformat()
+    if local < start:
+        return slot, "not_yet"
+    if local >= _window_end(start, quiet):
+        return slot, "missed"
+    return slot, "due"
+
+
+def _insert(session: Session, **values):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(SchedulerRun).values(**values).on_conflict_do_nothing(
+        index_elements=["job", "slot"])
+
+
+class Scheduler:
+    """Runs the due jobs; `tick` from the worker loop, `run_due(at)` from the CLI."""
+
+    def __init__(self, app: Flask, owner: str, jobs: list[Job] | None = None):
+        self.app = app
+        self.owner = owner
+        self.jobs = jobs if jobs is not None else JOBS
+        self.quiet = from_config(app.config)
+        self.interval = float(app.config.get("SCHEDULER_INTERVAL", 30))
+        self.next_tick = 0.0
+
+    @property
+    def session(self) -> Session:
+        return db.session
+
+    def tick(self) -> list[dict]:
+        """From the worker loop: run what is due now, at most once per interval."""
+        if self.interval <= 0 or time_module.monotonic() < self.next_tick:
+            return []
+        self.next_tick = time_module.monotonic() + self.interval
+        return self.run_due(utcnow())
+
+    def run_due(self, now: dt.datetime) -> list[dict]:
+        """Run every job due at `now`; one report per job."""
+        return [self._run(job, now) for job in self.jobs]
+
+    def _claim(self, job: Job, slot: str) -> str:
+        """`claimed`, or what stops us: `done`, `missed`, `running`."""
+        real_now = utcnow()
+        lease = real_now + LEASE
+        inserted = self.session.execute(_insert(
+            self.session, job=job.name, slot=slot, status=SchedulerRun.RUNNING,
+            owner=self.owner, lease_expires_at=lease, started_at=real_now)).rowcount
+        if inserted == 1:
+            self.session.commit()
+            return "claimed"
+        row = self.session.get(SchedulerRun, (job.name, slot), populate_existing=True)
+        if row.status != SchedulerRun.RUNNING:
+            self.session.rollback()
+            return row.status
+        if row.lease_expires_at is not None and row.lease_expires_at > real_now:
+            self.session.rollback()
+            return "running"
+        taken = self.session.execute(
+            sa.update(SchedulerRun)
+            .where(SchedulerRun.job == job.name, SchedulerRun.slot == slot,
+                   SchedulerRun.status == SchedulerRun.RUNNING,
+                   SchedulerRun.lease_expires_at == row.lease_expires_at)
+            .values(owner=self.owner, lease_expires_at=lease, started_at=real_now)
+            .execution_options(synchronize_session=False)).rowcount
+        self.session.commit()
+        if taken != 1:
+            return "running"
+        log.warning("job %s %s: taking over from %s, whose lease expired", job.name, slot,
+                    row.owner)
+        return "claimed"
+
+    def _record_missed(self, job: Job, slot: str) -> None:
+        self.session.execute(_insert(self.session, job=job.name, slot=slot,
+                                     status=SchedulerRun.MISSED, owner=self.owner,
+                                     started_at=utcnow(), finished_at=utcnow()))
+        self.session.commit()
+
+    def _run(self, job: Job, now: dt.datetime) -> dict:
+        slot, state = slot_state(job, now, self.quiet)
+        report = {"job": job.name, "slot": slot, "at": now.isoformat()}
+        if state == "not_yet":
+            return {**report, "status": "not_yet"}
+        if state == "missed":
+            self._record_missed(job, slot)
+            row = self.session.get(SchedulerRun, (job.name, slot), populate_existing=True)
+            status = "missed" if row is None or row.status == SchedulerRun.MISSED else row.status
+            self.session.rollback()
+            return {**report, "status": status}
+        claim = self._claim(job, slot)
+        if claim != "claimed":
+            return {**report, "status": claim}
+        try:
+            result = job.run(self.session, now)
+            self.session.execute(
+                sa.update(SchedulerRun)
+                .where(SchedulerRun.job == job.name, SchedulerRun.slot == slot,
+                       SchedulerRun.owner == self.owner)
+                .values(status=SchedulerRun.DONE, finished_at=utcnow(),
+                        result=json.dumps(result, ensure_ascii=False))
+                .execution_options(synchronize_session=False))
+            self.session.commit()
+        except Exception:
+            log.exception("job %s %s failed; the next tick tries again", job.name, slot)
+            self.session.rollback()
+            self.session.execute(
+                sa.update(SchedulerRun)
+                .where(SchedulerRun.job == job.name, SchedulerRun.slot == slot,
+                       SchedulerRun.owner == self.owner)
+                .values(lease_expires_at=utcnow())
+                .execution_options(synchronize_session=False))
+            self.session.commit()
+            return {**report, "status": "failed"}
+        log.info("job %s %s done: %s", job.name, slot, result)
+        return {**report, "status": "ran", "result": result}
