@@ -91,7 +91,7 @@ def _insert(session: Session, **values):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(SchedulerRun).values(**values).on_conflict_do_nothing(
-        index_elements=["job", "slot"])
+        index_elements=["job", "slot"]).returning(SchedulerRun.job)
 
 
 class Scheduler:
@@ -126,8 +126,8 @@ class Scheduler:
         lease = real_now + LEASE
         inserted = self.session.execute(_insert(
             self.session, job=job.name, slot=slot, status=SchedulerRun.RUNNING,
-            owner=self.owner, lease_expires_at=lease, started_at=real_now)).rowcount
-        if inserted == 1:
+            owner=self.owner, lease_expires_at=lease, started_at=real_now)).scalar()
+        if inserted is not None:
             self.session.commit()
             return "claimed"
         row = self.session.get(SchedulerRun, (job.name, slot), populate_existing=True)

@@ -42,5 +42,5 @@ def notify_once(session: Session, key: str, recipient: str, kind: str, quiet: bo
         retry_key=str(uuid.uuid4()), dedupe_key=key, quiet=quiet, status=OutboxMessage.PENDING,
         recipient_count=1, attempts=0, reply_unclear=False, next_attempt_at=utcnow(),
         created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.execute(statement).rowcount == 1
+    ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id)
+    return session.execute(statement).scalar() is not None

@@ -24,6 +24,7 @@ from bot.extensions import db
 from bot.i18n import compile_catalogs
 from bot.worker import Worker
 from models import (
+    Agency,
     AnonymousReport,
     ApiToken,
     Appointment,
@@ -43,6 +44,7 @@ from models import (
     Officer,
     OutboxMessage,
     Referral,
+    SchedulerRun,
     ServiceState,
     TimelineEntry,
     Visit,
@@ -137,8 +139,11 @@ def app(live):
         for model in (OutboxMessage, InboxLease, InboxEvent, ConversationState, Invitation,
                       AuditEntry, ApiToken, Officer, Visit, Appointment, CaseService, Referral,
                       CaseGuardian, LinkCode, TimelineEntry, Consent, CasePhoto, Case,
-                      AnonymousReport, CaseCounter, LineUser, ServiceState):
+                      AnonymousReport, CaseCounter, LineUser, ServiceState, SchedulerRun):
             db.session.execute(sa.delete(model))
+        # the agencies are seed data: only their own deadlines go back to the defaults
+        db.session.execute(sa.update(Agency).values(verify_days=None, referral_days=None,
+                                                    first_action_days=None, visit_days=None))
         db.session.commit()
         db.session.remove()
     emulator = Emulator(live.config["TEST_BASE_URL"])

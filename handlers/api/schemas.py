@@ -417,7 +417,7 @@ class StatsOut(ma.Schema):
 
 # -- agencies and deadlines ------------------------------------------------------------------
 
-_DAYS = {"validate": validate.Range(min=1, max=365), "allow_none": True}
+_DAYS = {"validate": validate.Range(min=1, max=365), "allow_none": True, "strict": True}
 
 
 class DeadlinesIn(Strict):

@@ -46,6 +46,9 @@ class Api:
     def post(self, path: str, body=None, **kwargs):
         return self.client.post("/api/v1" + path, json=body, headers=self.headers(), **kwargs)
 
+    def put(self, path: str, body=None, **kwargs):
+        return self.client.put("/api/v1" + path, json=body, headers=self.headers(), **kwargs)
+
 
 @dataclass
 class World:
