@@ -113,6 +113,7 @@ def live(database_url):
             "LINE_DATA_API_BASE_URL": base + "/emulator",
             "LINE_TIMEOUT": (2.0, 2.0),
             "WORKER_IN_PROCESS": False,
+            "SCHEDULER_INTERVAL": 0,  # the 08:00 job runs only where a test runs it
             "SECRET_KEY": "test",
         }
     )
