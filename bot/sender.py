@@ -198,8 +198,12 @@ class Sender:
 
     def send_due(self, limit: int = 50) -> int:
         """Deliver up to `limit` due rows; return how many were attempted."""
-        if self.hold_quiet_rows():
-            self.session.commit()
+        if self.quiet is not None:
+            held = self.hold_quiet_rows()
+            if held:
+                self.session.commit()
+            else:  # release SQLite's write lock at once: the webhook must not wait on it
+                self.session.rollback()
         done = 0
         for row_id in self._due_ids(limit):
             if not self._claim(row_id):
