@@ -128,13 +128,23 @@ def emulator_database_url(app_url: str) -> str:
 
 def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> None:
     """The one upward import: the composition root registers the inbound adapters."""
-    from handlers import api, events, flows, notifications, ops, reminders, webhook
+    from handlers import (
+        announcements,
+        api,
+        events,
+        flows,
+        notifications,
+        ops,
+        reminders,
+        webhook,
+    )
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(ops.bp)
     api.init_app(app)
     notifications.register()
     reminders.register()
+    announcements.register()
     flows.register(engine)
     events.register(dispatcher, engine)
 

@@ -17,6 +17,8 @@ import datetime as dt
 import json
 import logging
 import random
+import threading
+import time
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -52,6 +54,43 @@ def start_of_next_month(now: dt.datetime) -> dt.datetime:
     return dt.datetime(year, month, 1, tzinfo=BANGKOK).astimezone(dt.UTC)
 
 
+class RateLimit:
+    """At most `rate` calls a second in this process (a token bucket holding one second's
+    worth): LINE allows multicast 200 requests a second per channel, so with N sender
+    processes set MULTICAST_PER_SECOND to 200/N."""
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+        self.rate = rate
+        self.clock = clock
+        self.sleep = sleep
+        self.tokens = rate
+        self.stamp = clock()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if self.rate <= 0:
+            return
+        with self.lock:
+            while True:
+                now = self.clock()
+                self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                self.sleep((1 - self.tokens) / self.rate)
+
+
+_multicast_limits: dict[float, RateLimit] = {}
+
+
+def multicast_limit(rate: float) -> RateLimit:
+    """The process's one multicast limiter for this rate."""
+    if rate not in _multicast_limits:
+        _multicast_limits[rate] = RateLimit(rate)
+    return _multicast_limits[rate]
+
+
 class Sender:
     """Delivers due outbox rows; one instance per worker process or thread."""
 
@@ -64,6 +103,12 @@ class Sender:
         if quiet == "config":
             quiet = from_config(current_app.config) if has_app_context() else None
         self.quiet = quiet
+        rate = (float(current_app.config.get("MULTICAST_PER_SECOND", 200))
+                if has_app_context() else 200.0)
+        self.multicast_limit = multicast_limit(rate)
+        self.lease_seconds = (float(current_app.config.get("SENDER_LEASE_SECONDS",
+                                                           LEASE_SECONDS))
+                              if has_app_context() else LEASE_SECONDS)
 
     # -- quiet hours -------------------------------------------------------------------------
 
@@ -175,7 +220,7 @@ class Sender:
             )
             .values(
                 lease_owner=self.owner,
-                lease_expires_at=now + dt.timedelta(seconds=LEASE_SECONDS),
+                lease_expires_at=now + dt.timedelta(seconds=self.lease_seconds),
             )
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -316,6 +361,7 @@ class Sender:
             return
         if self._held(row, "multicast"):
             return
+        self.multicast_limit.wait()
         result = self.client.multicast(to, messages, row.retry_key)
         self._after_paid_call(row, result, "multicast")
 

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 
@@ -25,6 +26,7 @@ from bot.scheduler import Scheduler
 from bot.sender import Sender, backoff
 from bot.thai_text import warm_up
 from models import InboxEvent, LineUser, utcnow
+from services import announcements
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ class Worker:
         warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
         self.scheduler = Scheduler(app, self.name)
+        self.announce_every = 1.0  # seconds between looks for announcements to release
+        self.next_announce = 0.0
 
     @property
     def session(self):
@@ -184,9 +188,28 @@ class Worker:
 
     # -- the loop ----------------------------------------------------------------------------
 
+    def release_announcements(self) -> int:
+        """Queue the batches of announcements whose time has come, and settle the finished
+        ones (at most once a second: two indexed queries)."""
+        now = time.monotonic()
+        if now < self.next_announce:
+            return 0
+        self.next_announce = now + self.announce_every
+        try:
+            released = announcements.release_due(self.session)
+            self.session.commit()
+            announcements.settle(self.session)
+            self.session.commit()
+        except Exception:
+            log.exception("announcements could not be released")
+            self.session.rollback()
+            return 0
+        return released
+
     def run_once(self) -> int:
-        """One round: handle due inbox events, then send the due outbox. Returns work done."""
-        handled = self.handle_inbox()
+        """One round: handle due inbox events, release due announcements, then send the due
+        outbox. Returns work done."""
+        handled = self.handle_inbox() + self.release_announcements()
         sender = Sender(self.session, self.client, self.name)
         sent = sender.send_due() + self.sent_now
         self.sent_now = 0
@@ -196,6 +219,7 @@ class Worker:
     def burst(self) -> int:
         """Work until nothing in the inbox or outbox is due now; return the total done."""
         total = 0
+        self.announce_every = 0.0  # look every round
         while True:
             done = self.run_once()
             total += done

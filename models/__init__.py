@@ -1,5 +1,6 @@
 """SQLAlchemy 2 typed models of Samoe. Nothing else of the project is imported here."""
 
+from models.announcement import Announcement
 from models.base import BANGKOK, Base, UTCDateTime, utcnow
 from models.case import (
     AnonymousReport,
@@ -26,6 +27,7 @@ from models.reference import Agency, Area
 __all__ = [
     "BANGKOK",
     "Agency",
+    "Announcement",
     "AnonymousReport",
     "ApiToken",
     "Appointment",

@@ -53,6 +53,9 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(160), unique=True)
     # held while QUIET_HOURS last (reminders, digests, scheduled announcements only)
     quiet: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # the announcement this multicast batch delivers (its counts come from these rows)
+    announcement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("announcements.id"),
+                                                        index=True)
 
 
 class ServiceState(Base):

@@ -25,6 +25,7 @@ from bot.i18n import compile_catalogs
 from bot.worker import Worker
 from models import (
     Agency,
+    Announcement,
     AnonymousReport,
     ApiToken,
     Appointment,
@@ -137,7 +138,8 @@ def live(database_url):
 def app(live):
     """The live app, with every table emptied and the emulator reset before the test."""
     with live.app_context():
-        for model in (OutboxMessage, InboxLease, InboxEvent, ConversationState, Invitation,
+        for model in (OutboxMessage, Announcement, InboxLease, InboxEvent, ConversationState,
+                      Invitation,
                       AuditEntry, ApiToken, Officer, Visit, Appointment, CaseService, Referral,
                       CaseGuardian, LinkCode, TimelineEntry, Consent, CasePhoto, Case,
                       AnonymousReport, CaseCounter, LineUser, ServiceState, SchedulerRun):

@@ -41,7 +41,7 @@ class SamoeApi(Api):
 
 def init_app(app: Flask) -> None:
     """Mount the API on the app."""
-    from . import agencies, cases, invitations, referrals, stats
+    from . import agencies, announcements, cases, invitations, referrals, stats
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
@@ -52,7 +52,8 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "smo_ token"})
-    blueprints = (cases.bp, referrals.bp, invitations.bp, stats.bp, agencies.bp)
+    blueprints = (cases.bp, referrals.bp, invitations.bp, stats.bp, agencies.bp,
+                  announcements.bp)
     errors.register(app)
     for bp in blueprints:
         api.register_blueprint(bp)

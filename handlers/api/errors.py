@@ -75,6 +75,23 @@ MESSAGES = {
     "forbidden": N_("Only an administrator may do this."),
     "days_out_of_range": N_("A deadline is a whole number of days from 1 to 365."),
     "unknown_deadline": N_("Unknown deadline."),
+    # services.announcements
+    "text_invalid": N_("The text holds characters that cannot be sent."),
+    "link_invalid": N_("The link must be an http or https address of at most 1,000 "
+                       "characters."),
+    "audience_invalid": N_("Choose the audience: volunteers, parents or officers."),
+    "group_invalid": N_("The group is early_childhood or out_of_school."),
+    "no_recipients": N_("Nobody in that area and audience follows Samoe on LINE yet."),
+    "quota_exceeded": N_("This announcement needs more messages than remain in this month's "
+                         "LINE budget. Choose a smaller area or audience, or wait for next "
+                         "month."),
+    "quota_confirm": N_("This announcement would use most of this month's remaining LINE "
+                        "budget. Send it again with \"confirm\": true to go ahead."),
+    "second_person": N_("A province-wide announcement is approved by a second person."),
+    "not_awaiting_approval": N_("The announcement is not waiting for approval."),
+    "not_cancellable": N_("The announcement has already been sent or cancelled."),
+    "date_out_of_range": N_("The date is too far ahead."),
+    "announcement_not_found": N_("No such announcement."),
 }
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -86,13 +103,15 @@ class ApiError(Exception):
     code's message from MESSAGES), field errors and headers."""
 
     def __init__(self, status: int, code: str, message: str | None = None,
-                 fields: dict | None = None, headers: dict | None = None):
+                 fields: dict | None = None, headers: dict | None = None,
+                 detail: dict | None = None):
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
         self.fields = fields
         self.headers = headers or {}
+        self.detail = detail
 
 
 def message_for(code: str, fallback: str | None = None) -> str:
@@ -103,10 +122,13 @@ def message_for(code: str, fallback: str | None = None) -> str:
 
 
 def error_response(status: int, code: str, message: str | None = None,
-                   fields: dict | None = None, headers: dict | None = None):
+                   fields: dict | None = None, headers: dict | None = None,
+                   detail: dict | None = None):
     body = {"code": code, "message": message or message_for(code)}
     if fields:
         body["fields"] = fields
+    if detail:
+        body["detail"] = detail
     response = jsonify(error=body)
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -154,7 +176,7 @@ def handle_http_exception(error: HTTPException):
 
 def handle_api_error(error: ApiError):
     return error_response(error.status, error.code, error.message or message_for(error.code),
-                          error.fields, error.headers)
+                          error.fields, error.headers, error.detail)
 
 
 def handle_workflow_error(error: WorkflowError):

@@ -67,6 +67,8 @@ class ErrorDetail(ma.Schema):
         "description": "What went wrong, in the language of Accept-Language (th or en)."})
     field_errors = fields.Dict(keys=fields.String(), data_key="fields", metadata={
         "description": "Messages per invalid field (422 only)."})
+    detail = fields.Dict(metadata={
+        "description": "Facts behind the error (e.g. the estimate and the month's quota)."})
 
 
 class Error(ma.Schema):
@@ -456,3 +458,69 @@ class AgencyOut(ma.Schema):
 
 class AgencyList(ma.Schema):
     items = fields.List(fields.Nested(AgencyOut), required=True)
+
+
+# -- announcements ---------------------------------------------------------------------------
+
+class AnnouncementIn(Strict):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=5000), metadata={
+        "description": "The announcement, sent as written (LINE's limit: 5,000 characters)."})
+    audience = fields.List(Code(validate=validate.OneOf(("volunteers", "parents",
+                                                         "officers"))),
+                           required=True, validate=validate.Length(min=1, max=3))
+    area = Code(required=True, metadata={
+        "description": "A province (40), district (4007) or subdistrict (400701) inside your "
+                       "scope; province-wide announcements wait for a supervisor's approval."})
+    send_at = fields.AwareDateTime(metadata={
+        "description": "When to send it (with its offset); without it, now. A scheduled "
+                       "announcement also waits for QUIET_HOURS to end."})
+    link = fields.String(validate=validate.Length(max=1000), metadata={
+        "description": "An optional document link (http or https)."})
+    group = Code(validate=validate.OneOf(("early_childhood", "out_of_school")), metadata={
+        "description": "Parents only of children in this group."})
+    confirm = fields.Boolean(load_default=False, metadata={
+        "description": "Go ahead although the month's remaining budget runs low."})
+
+
+class QuotaOut(ma.Schema):
+    limit = fields.Integer(allow_none=True, metadata={
+        "description": "This month's push messages (null: no limit, or LINE unreachable)."})
+    used = fields.Integer(required=True)
+    reserved = fields.Integer(required=True, metadata={
+        "description": "Estimated for announcements composed but not sent yet."})
+    remaining = fields.Integer(allow_none=True)
+    known = fields.Boolean(required=True, metadata={
+        "description": "False when LINE could not be asked."})
+
+
+class AnnouncementOut(ma.Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"enum": [
+        "awaiting_approval", "scheduled", "sending", "sent", "cancelled", "failed"]})
+    text = fields.String(required=True)
+    link = fields.String(allow_none=True)
+    audience = fields.List(fields.String(), required=True)
+    group = fields.String(allow_none=True)
+    area = fields.String(required=True)
+    send_at = fields.DateTime(required=True)
+    estimate = fields.Integer(required=True)
+    recipients = fields.Integer(required=True, metadata={
+        "description": "Active users it was sent to (resolved at send time)."})
+    sent = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    skipped_blocked = fields.Integer(required=True, metadata={
+        "description": "Users of the audience who had blocked Samoe (not sent to)."})
+    pending = fields.Integer(required=True)
+    awaiting_approval = fields.Boolean(required=True)
+    paused_for_quota = fields.Boolean(required=True, metadata={
+        "description": "LINE's monthly limit was reached: the rest waits for it to lift."})
+    created_by = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    approved_by = fields.String(allow_none=True)
+    cancelled_by = fields.String(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    quota = fields.Nested(QuotaOut)
+
+
+class AnnouncementList(ma.Schema):
+    items = fields.List(fields.Nested(AnnouncementOut), required=True)

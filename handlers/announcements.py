@@ -1,0 +1,64 @@
+"""How an announcement reads when it arrives, and what its author hears about it.
+
+`announcement` renders a multicast batch in the batch's language (its recipients were grouped
+by language when it was queued): who it is from, then the officer's text exactly as written,
+then the document link if there is one. The LINE preview an officer confirms is the same
+`announcement_messages`, so it arrives exactly as previewed.
+"""
+
+from __future__ import annotations
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from bot.extensions import db
+from bot.messages import text
+from bot.outbox import renderer
+from handlers.notifications import agency_name
+from models import Announcement, LineUser
+
+TEXT_LIMIT = 5000
+
+
+def announcement_messages(row: Announcement) -> list[dict]:
+    """The messages of an announcement in the current locale (at most three)."""
+    header = _("Announcement from %(agency)s", agency=agency_name(row.agency_code)
+               or _("Samoe"))
+    together = f"{header}\n\n{row.text}"
+    messages = ([text(together)] if len(together) <= TEXT_LIMIT
+                else [text(header), text(row.text)])
+    if row.link:
+        messages.append(text(_("Document: %(link)s", link=row.link)))
+    return messages
+
+
+@renderer("announcement")
+def announcement(payload: dict, user: LineUser | None) -> list[dict]:
+    row = db.session.get(Announcement, payload["announcement_id"])
+    with force_locale(payload.get("language") or "th"):
+        return announcement_messages(row)
+
+
+@renderer("announcement.paused")
+def paused(payload: dict, user: LineUser | None) -> list[dict]:
+    """The author: LINE's monthly message limit stopped the announcement half-way."""
+    return [text(_("Your announcement (no. %(id)s) is paused: this month's LINE message "
+                   "limit has been reached. The rest will be sent when the limit lifts.",
+                   id=payload.get("announcement_id")))]
+
+
+@renderer("announcement.finished")
+def finished(payload: dict, user: LineUser | None) -> list[dict]:
+    """The author: how many it reached."""
+    lines = [_("Your announcement (no. %(id)s) has been sent to %(sent)s people.",
+               id=payload.get("announcement_id"), sent=payload.get("sent", 0))]
+    if payload.get("skipped"):
+        lines.append(_("%(count)s people were not sent it because they have blocked Samoe.",
+                       count=payload["skipped"]))
+    if payload.get("failed"):
+        lines.append(_("%(count)s could not be delivered.", count=payload["failed"]))
+    return [text("\n".join(lines))]
+
+
+def register() -> None:
+    """The renderers above registered themselves on import."""
