@@ -13,6 +13,7 @@ from bot.flex import bubble, carousel, flex, postback_button
 from bot.messages import text
 from bot.thai_text import thai_date
 from handlers.flows.report import first_name
+from handlers.flows.visit import visit_item
 from models import BANGKOK
 from services import cases
 
@@ -124,6 +125,8 @@ def register(engine: Engine) -> None:
         for entry in cases.public_timeline(ctx.session, case)[-8:]:
             lines.append(f"{local_date(entry.at)} {EVENT_WORDS.get(entry.kind, entry.kind)}")
         items = action_items("link", [Choice(str(case.id), _l("Code for the parent"))])
+        if case.stage != "closed":
+            items.append(visit_item(case.id, str(_l("Record a visit"))))
         ctx.reply(text("\n".join(lines), items))
 
     @engine.on_postback("link")

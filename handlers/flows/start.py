@@ -43,7 +43,8 @@ def show_menu(ctx: EventContext) -> None:
     choices = [Choice("language", _l("Language"))]
     if role == "volunteer":
         choices = [Choice("report", _l("Report a child")),
-                   Choice("my_cases", _l("My cases")), *choices]
+                   Choice("my_cases", _l("My cases")), Choice("home_visit", _l("Home visit")),
+                   *choices]
     elif role == "officer":
         choices = [Choice("my_work", _l("My work")), *choices]
     items = action_items("menu", choices)

@@ -199,4 +199,4 @@ def test_a_registered_user_who_follows_again_is_welcomed_back(chat, session):
     assert answer[0]["text"] == 'ยินดีต้อนรับกลับมาค่ะ คุณสมศรี ใจดี พิมพ์ "เมนู" เพื่อดูสิ่งที่ทำได้นะคะ'
     assert user_row(session).followed is True
     chat.say("เมนู")
-    assert chat.labels() == ["แจ้งเด็ก", "เคสของฉัน", "ภาษา / Language"]
+    assert chat.labels() == ["แจ้งเด็ก", "เคสของฉัน", "เยี่ยมบ้าน", "ภาษา / Language"]

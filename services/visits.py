@@ -1,0 +1,99 @@
+"""Home visits by the volunteer who reported a child: which cases they can visit (the most
+overdue first), whether a photo taken on the visit may be kept, and recording the visit through
+the one workflow service (services.workflow.record_visit), so a visit made on LINE reads the same
+on the timeline, in the API and in the officers' notifications as one recorded anywhere else.
+
+Functions work in the caller's transaction and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models import Case, CasePhoto, Consent, Visit, utcnow
+from services import workflow
+from services.access import Actor
+
+#: At most this many cases are offered to choose from (a volunteer has far fewer open ones).
+VISITABLE_LIMIT = 200
+#: Characters never kept in a note typed on a phone: C0 controls but tab and newlines, DEL,
+#: and lone surrogates (the workflow refuses them; a volunteer should not be refused for them).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def visitable_cases(session: Session, reporter_id: int,
+                    limit: int = VISITABLE_LIMIT) -> list[Case]:
+    """The open cases this LINE user reported as a volunteer (not closed, not self-reported),
+    the overdue ones first (oldest deadline first), then by deadline; cases without a deadline
+    last, newest report first among them. (Ordering by the deadline puts every overdue case,
+    due_at < now, before the others.)"""
+    no_deadline = sa.case((Case.due_at.is_(None), 1), else_=0)
+    return list(session.scalars(
+        sa.select(Case)
+        .where(Case.reporter_id == reporter_id, Case.stage != "closed",
+               Case.self_reported.is_(False))
+        .order_by(no_deadline, Case.due_at, Case.created_at.desc(), Case.id.desc())
+        .limit(limit)))
+
+
+def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
+    """Past its deadline and still open."""
+    return workflow.is_overdue(case, now)
+
+
+def photo_consented(session: Session, case: Case) -> bool:
+    """Whether the guardian's consent on record (not withdrawn) covers photos of the child."""
+    consents = session.scalars(sa.select(Consent).where(Consent.case_id == case.id,
+                                                        Consent.withdrawn_at.is_(None)))
+    return any("photo" in (consent.purposes or []) for consent in consents)
+
+
+def clean_note(text: str | None) -> str:
+    """A typed note as it can be stored: unprintable characters dropped, ends trimmed."""
+    return _UNPRINTABLE.sub("", text or "").strip()
+
+
+@dataclass
+class VisitResult:
+    """What recording a visit did: the visit, and whether the photo sent with it was kept."""
+
+    visit: Visit
+    photo_kept: bool
+
+
+def record(session: Session, actor: Actor, case: Case, outcome: str, *,
+           visited_on: dt.date | None = None, note: str | None = None,
+           latitude: float | None = None, longitude: float | None = None,
+           photo: tuple[str, bytes] | None = None,
+           now: dt.datetime | None = None) -> VisitResult:
+    """Record a home visit with `workflow.record_visit` (which checks who may, writes the
+    timeline, resets the deadline, audits and tells the officers in charge).
+
+    `photo` is (content type, bytes) copied from LINE: it is kept as the case's photo, linked to
+    the visit, only when the guardian consented to photos; otherwise it is dropped. A refused
+    visit (`workflow.WorkflowError`) keeps nothing, the photo included."""
+    now = now or utcnow()
+    kept: CasePhoto | None = None
+    if photo is not None and photo_consented(session, case):
+        content_type, data = photo
+        kept = CasePhoto(case_id=case.id, content_type=(content_type or
+                                                        "application/octet-stream")[:100],
+                         data=data, size=len(data), created_at=now)
+        session.add(kept)
+        session.flush()
+    try:
+        visit = workflow.record_visit(
+            session, actor, case, outcome, visited_on=visited_on,
+            note=clean_note(note) or None, latitude=latitude, longitude=longitude,
+            photo_id=kept.id if kept is not None else None, now=now)
+    except workflow.WorkflowError:
+        if kept is not None:  # the workflow refuses before it writes anything: undo the photo
+            session.delete(kept)
+            session.flush()
+        raise
+    return VisitResult(visit, kept is not None)
