@@ -39,12 +39,11 @@ def announcement(payload: dict, user: LineUser | None) -> list[dict]:
         return announcement_messages(row)
 
 
-@renderer("announcement.paused")
-def paused(payload: dict, user: LineUser | None) -> list[dict]:
-    """The author: LINE's monthly message limit stopped the announcement half-way."""
-    return [text(_("Your announcement (no. %(id)s) is paused: this month's LINE message "
-                   "limit has been reached. The rest will be sent when the limit lifts.",
-                   id=payload.get("announcement_id")))]
+def paused_notice(ids: list[int]) -> dict:
+    """Said (in a free reply) to an author whose announcements LINE's monthly limit holds."""
+    return text(_("Your announcement (no. %(id)s) is paused: this month's LINE message limit "
+                  "has been reached. The rest will be sent when the limit lifts.",
+                  id=", ".join(str(i) for i in ids)))
 
 
 @renderer("announcement.finished")

@@ -382,15 +382,16 @@ def progress(session: Session, announcement_id: int) -> Progress:
 
 
 def settle(session: Session, now: dt.datetime | None = None) -> int:
-    """Mark the sending announcements whose batches are all answered as sent (or failed), and
-    tell the author (once) when the monthly limit holds one. Returns how many finished."""
+    """Mark the sending announcements whose batches are all answered as sent (or failed) and
+    tell their authors. Returns how many finished. (A batch held by LINE's monthly limit is
+    not pushed to the author: that push would wait for the same limit. Authors see it in the
+    API's `paused_for_quota` and in the reply when they next open announcements on LINE:
+    `paused_for`.)"""
     now = now or utcnow()
     finished = 0
     for announcement in session.scalars(
             sa.select(Announcement).where(Announcement.status == Announcement.SENDING)):
         state = progress(session, announcement.id)
-        if state.held:
-            _tell_author(session, announcement, "announcement.paused")
         if state.pending:
             continue
         announcement.status = (Announcement.FAILED if state.failed and not state.sent
@@ -416,6 +417,18 @@ def _tell_author(session: Session, announcement: Announcement, kind: str, **para
     if line_id is not None:
         notify_once(session, f"{kind}:{announcement.id}", line_id, kind,
                     announcement_id=announcement.id, **params)
+
+
+def paused_for(session: Session, username: str) -> list[Announcement]:
+    """An author's announcements waiting for LINE's monthly limit to lift."""
+    held = sa.select(OutboxMessage.announcement_id).where(
+        OutboxMessage.status == OutboxMessage.PENDING,
+        OutboxMessage.last_error == "monthly limit")
+    return list(session.scalars(
+        sa.select(Announcement).where(Announcement.status == Announcement.SENDING,
+                                      Announcement.created_by == username,
+                                      Announcement.id.in_(held))
+        .order_by(Announcement.id)))
 
 
 def recent_for(session: Session, user: LineUser, limit: int = 5) -> list[Announcement]:

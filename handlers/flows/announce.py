@@ -29,7 +29,7 @@ from bot.conversation import (
 )
 from bot.messages import text
 from bot.thai_text import clean, is_none_answer
-from handlers.announcements import announcement_messages
+from handlers.announcements import announcement_messages, paused_notice
 from handlers.notifications import agency_name, show_date
 from models import Announcement, Area
 from services import accounts, announcements
@@ -237,7 +237,12 @@ def register(engine: Engine) -> None:
 
     @engine.on_intent("announce")
     def on_announce(ctx, turn, intent) -> None:
-        if officer_actor_quiet(ctx) is None:
+        actor = officer_actor_quiet(ctx)
+        if actor is not None:
+            held = announcements.paused_for(ctx.session, actor.name)
+            if held:
+                ctx.reply(paused_notice([row.id for row in held]))
+        if actor is None:
             ctx.reply(text(_("Announcements are sent by officers of the partner agencies "
                              "whose LINE account is linked to their officer account. To read "
                              "the latest announcements, type \"news\".")))
@@ -250,5 +255,9 @@ def register(engine: Engine) -> None:
 
     @engine.on_intent("news")
     def on_news(ctx, turn, intent) -> None:
+        actor = officer_actor_quiet(ctx)
+        held = announcements.paused_for(ctx.session, actor.name) if actor else []
+        if held:
+            ctx.reply(paused_notice([row.id for row in held]))
         show_news(ctx)
 

@@ -285,3 +285,45 @@ def test_emoji_and_the_longest_text_go_as_written(app, district, worker, emulato
 def test_nobody_to_send_to_is_said_plainly(district):
     response = announce(district)
     assert (response.status_code, error_of(response)["code"]) == (409, "no_recipients")
+
+
+def test_the_monthly_limit_pauses_an_announcement_tells_its_author_and_it_resumes(
+        app, world, worker, emulator, session):
+    with app.app_context():
+        author_line = LineUser(line_user_id="U" + "c4" * 16, role="officer", followed=True,
+                               agency_code="LEARN", area_code="4007")
+        db.session.add(author_line)
+        db.session.commit()
+        author_id = author_line.id
+        db.session.remove()
+    api = world.api("officer", "LEARN", "4007")
+    with app.app_context():
+        from services import accounts
+
+        accounts.find_officer(db.session, api.username).line_user_id = author_id
+        db.session.commit()
+        db.session.remove()
+    volunteers = users(app, 700)
+    ident = announce(api).get_json()["id"]
+    emulator.quota(type="limited", value=500)  # the month ends after the first batch
+    worker.burst()
+    body = api.get(f"/announcements/{ident}").get_json()
+    assert (body["status"], body["sent"], body["pending"], body["paused_for_quota"]) == (
+        "sending", 500, 200, True)
+    assert emulator.sent("U" + "c4" * 16) == []  # a push now would wait for the same limit
+    emulator.text("U" + "c4" * 16, "ประกาศ")  # a reply is free: the author is told there
+    worker.burst()
+    told = [m["text"] for item in emulator.sent("U" + "c4" * 16) for m in item["messages"]]
+    assert any(f"(ลำดับที่ {ident}) หยุดส่งชั่วคราว" in t for t in told)
+    emulator.text("U" + "c4" * 16, "ยกเลิก")
+    worker.burst()
+    # next month: the limit lifts; the held batch goes at the next quota check
+    emulator.quota(type="none")
+    session.execute(sa.update(OutboxMessage).values(next_attempt_at=now()))
+    session.execute(sa.text("UPDATE service_state SET value = NULL"))
+    session.commit()
+    worker.burst()
+    body = api.get(f"/announcements/{ident}").get_json()
+    assert (body["status"], body["sent"], body["pending"]) == ("sent", 700, 0)
+    delivered = [u for b in multicast_to(emulator) for u in b]
+    assert sorted(delivered) == sorted(volunteers)
