@@ -276,3 +276,7 @@ def _fault_response(fault: Fault) -> Response:
     response = jsonify(body)
     response.status_code = fault.status
     return response
+
+
+# The rich menu endpoints live in their own module and register on this blueprint.
+from emulator import richmenus  # noqa: E402,F401

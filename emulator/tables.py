@@ -122,8 +122,55 @@ quota = sa.Table(
     sa.Column("total_usage", sa.BigInteger, nullable=False),
 )
 
+# Rich menus: the menu as created (its request body), its image once uploaded, aliases, the
+# default menu (one row, id 1) and the menu linked to each user.
+richmenus = sa.Table(
+    "emu_richmenus",
+    metadata,
+    sa.Column("richmenu_id", sa.String(64), primary_key=True),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("image_type", sa.String(32)),
+    sa.Column("image", sa.LargeBinary),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+richmenu_aliases = sa.Table(
+    "emu_richmenu_aliases",
+    metadata,
+    sa.Column("alias_id", sa.String(32), primary_key=True),
+    sa.Column("richmenu_id", sa.String(64), nullable=False),
+)
+
+richmenu_links = sa.Table(
+    "emu_richmenu_links",
+    metadata,
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("richmenu_id", sa.String(64), nullable=False),
+    sa.Index("ix_emu_richmenu_links_menu", "richmenu_id"),
+)
+
+richmenu_default = sa.Table(
+    "emu_richmenu_default",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("richmenu_id", sa.String(64), nullable=False),
+)
+
+richmenu_batches = sa.Table(
+    "emu_richmenu_batches",
+    metadata,
+    sa.Column("request_id", sa.String(36), primary_key=True),
+    sa.Column("accepted_at", sa.BigInteger, nullable=False),
+    sa.Column("completed_at", sa.BigInteger, nullable=False),
+)
+
 #: Tables emptied by ``POST /api/reset`` (children first). ``emu_settings`` is configuration.
 STATE_TABLES = (
+    richmenu_batches,
+    richmenu_default,
+    richmenu_links,
+    richmenu_aliases,
+    richmenus,
     sent_recipients,
     sent,
     api_requests,
