@@ -19,6 +19,9 @@ from models import Case, CasePhoto, Consent, Visit, utcnow
 from services import workflow
 from services.access import Actor
 
+#: Stages whose deadline is the next home visit (workflow.record_visit sets it); in the others
+#: `due_at` is an officer's deadline (verify, answer a referral), not a visit date.
+VISIT_STAGES = ("in_support", "follow_up")
 #: At most this many cases are offered to choose from (a volunteer has far fewer open ones).
 VISITABLE_LIMIT = 200
 #: Characters never kept in a note typed on a phone: C0 controls but tab and newlines, DEL,
@@ -44,6 +47,13 @@ def visitable_cases(session: Session, reporter_id: int,
 def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
     """Past its deadline and still open."""
     return workflow.is_overdue(case, now)
+
+
+def next_visit_due(case: Case, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the next home visit is due, if the case's deadline is a visit and still ahead."""
+    if case.stage in VISIT_STAGES and case.due_at is not None and case.due_at > (now or utcnow()):
+        return case.due_at
+    return None
 
 
 def photo_consented(session: Session, case: Case) -> bool:

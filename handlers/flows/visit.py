@@ -364,9 +364,10 @@ def finish_visit(ctx: EventContext, draft: dict) -> None:
         else:
             lines.append(_("The photo was not kept: the guardian has not agreed to photos of "
                            "the child."))
-    if case.due_at is not None and case.due_at > utcnow():
+    due = visits.next_visit_due(case)
+    if due is not None:
         lines.append(_("Next visit due by %(date)s.",
-                       date=thai_date(case.due_at.astimezone(BANGKOK).date())))
+                       date=thai_date(due.astimezone(BANGKOK).date())))
     ctx.reply(text("\n".join(lines)))
 
 

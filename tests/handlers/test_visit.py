@@ -502,6 +502,17 @@ def test_the_next_visit_date_is_told_when_the_case_is_being_helped(app, session,
     assert f"ครั้งต่อไปควรไปเยี่ยมภายใน {be(due_day)} ค่ะ" in last_text(chat)
 
 
+def test_no_next_visit_date_while_the_deadline_is_an_officers(app, session, volunteer, chat):
+    case = make_case(app, session, volunteer, "สมชาย")  # received: due is the check deadline
+    assert session.get(Case, case.id).due_at > utcnow()
+    start_for(chat, case.id)
+    chat.tap("พบเด็ก")
+    chat.tap(SKIP)
+    chat.tap("ยืนยัน")
+    assert last_text(chat).startswith("บันทึกการเยี่ยมบ้านน้องสมชาย เรียบร้อยแล้วค่ะ")
+    assert "ครั้งต่อไปควรไปเยี่ยม" not in last_text(chat)
+
+
 def test_a_visit_through_the_webhook_is_on_the_timeline_and_in_the_api(
         app, session, base_url, volunteer, chat, officer_line):
     _line, token = officer_line

@@ -120,6 +120,17 @@ def test_a_refused_visit_keeps_nothing_not_even_the_photo(s, app, volunteer):
                     .where(TimelineEntry.kind == "visit")) == 0
 
 
+def test_the_next_visit_is_the_deadline_only_in_the_visit_stages(s, app, volunteer):
+    now = utcnow()
+    case = report(s, app, volunteer)
+    case.due_at = now + dt.timedelta(days=5)
+    assert visits.next_visit_due(case, now) is None  # received: an officer's deadline
+    case.stage = "in_support"
+    assert visits.next_visit_due(case, now) == case.due_at
+    case.due_at = now - dt.timedelta(days=1)
+    assert visits.next_visit_due(case, now) is None  # past: not "due by" a day gone
+
+
 def test_clean_note_keeps_thai_emoji_and_newlines():
     assert visits.clean_note("  น้องสบายดี 😀\nยาย\x00ฝาก\x1b ") == "น้องสบายดี 😀\nยายฝาก"
     assert visits.clean_note(None) == ""
