@@ -88,8 +88,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["samoe.engine"] = engine
     register_handlers(app, dispatcher, engine)
 
-    from bot import cli
+    from bot import cli, richmenu
 
+    richmenu.init_app(app)
     cli.register(app)
     if app.config["WORKER_IN_PROCESS"]:
         start_worker_on_first_request(app)

@@ -28,6 +28,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_token_command)
     app.cli.add_command(revoke_token_command)
     app.cli.add_command(create_link_code_command)
+    app.cli.add_command(richmenu_group)
 
 
 @click.command("worker")
@@ -273,3 +274,50 @@ def translate_compile() -> None:
     for path in written:
         log.info("compiled %s", path)
     click.echo(len(written))
+
+
+@click.group("richmenu")
+def richmenu_group() -> None:
+    """LINE rich menus (one per role and language, defined in bot/richmenu.py)."""
+
+
+@richmenu_group.command("sync")
+@click.option("--link-all", is_flag=True,
+              help="Then link every registered user's menu (after a first sync).")
+def richmenu_sync(link_all: bool) -> None:
+    """Create, update and delete the rich menus on LINE so they match the code; idempotent.
+    The number of changes made is the last line of stdout (0: nothing to do)."""
+    from bot import richmenu
+    from bot.worker import make_client
+
+    client = make_client(current_app)
+    try:
+        report = richmenu.sync(client, db.session)
+        log.info("rich menus: %d created, %d deleted, %d alias change(s), default %s, "
+                 "%d menu(s) of users moved", len(report.created), len(report.deleted),
+                 len(report.aliases), "set" if report.default else "unchanged", report.relinked)
+        if link_all:
+            log.info("rich menus linked to %d user(s)", richmenu.link_all(client, db.session))
+    finally:
+        client.close()
+    click.echo(report.changes)
+
+
+@richmenu_group.command("images")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--language", type=click.Choice(["th", "en"]), default="th", show_default=True)
+def richmenu_images(folder: str, language: str) -> None:
+    """Write each role's menu picture to FOLDER/richmenu-<role>.png (the README's pictures)."""
+    from pathlib import Path
+
+    from bot import richmenu
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for role in richmenu.ROLES:
+        menu = richmenu.build(role, language)
+        suffix = "" if language == "th" else f"-{language}"
+        path = out / f"richmenu-{role}{suffix}.png"
+        path.write_bytes(menu.image)
+        log.info("%s: %d bytes", path, len(menu.image))
+    click.echo(len(richmenu.ROLES))

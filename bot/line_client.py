@@ -92,6 +92,16 @@ class LineClient:
         self.timeout = timeout
         self.base_url = base_url
 
+    @property
+    def api(self) -> MessagingApi:
+        """The SDK's Messaging API (pass `_request_timeout=self.timeout` on every call)."""
+        return self._api
+
+    @property
+    def blob(self) -> MessagingApiBlob:
+        """The SDK's data-host API (content, rich menu images)."""
+        return self._blob
+
     def close(self) -> None:
         """Release the connection pools."""
         self._api_client.close()
@@ -159,6 +169,11 @@ class LineClient:
         return self._call(
             "loading", self._api.show_loading_animation_with_http_info, request
         )
+
+    def link_rich_menu(self, user_id: str, rich_menu_id: str) -> SendResult:
+        """Link a rich menu to one user."""
+        return self._call("richmenu_link", self._api.link_rich_menu_id_to_user_with_http_info,
+                          user_id, rich_menu_id)
 
     def quota(self) -> dict | None:
         """The monthly quota and what was used of it, or None when LINE cannot be reached."""

@@ -26,6 +26,7 @@ from flask_babel import force_locale
 from sqlalchemy.orm import Session, aliased
 
 from bot import line_client as lc
+from bot import richmenu
 from bot.i18n import user_locale
 from bot.outbox import render
 from bot.quiet_hours import QuietHours, from_config
@@ -285,6 +286,9 @@ class Sender:
 
     def deliver(self, row: OutboxMessage, user: LineUser | None, messages: list[dict]) -> None:
         """Send one claimed row (its lease held by this sender) and record the outcome."""
+        if row.kind == richmenu.LINK_KIND:  # not a message: link the user's rich menu
+            richmenu.deliver_link(self, row, user)
+            return
         if row.recipients:
             self._multicast(row, messages)
             return

@@ -8,6 +8,8 @@ blueprint serves:
 
 - ``GET /chat/history?user=U``: the user's recent events and what was sent to them, merged in
   time order, with ``last`` (the seq to poll ``/api/sent`` after), so a reload keeps the chat.
+- ``GET /chat/richmenu?user=U`` and ``GET /chat/richmenu/<id>/image``: the rich menu LINE shows
+  the user and its picture; the page lays tappable areas over it.
 - ``GET /chat/content/<message_id>``: what a user uploaded with an image message (thumbnails).
 - ``GET /chat/fonts/<name>``: Noto Sans Thai from the ``fontpkg-noto-sans-thai`` package, so
   Thai renders with nothing fetched from outside the app.
@@ -24,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
+from emulator import richmenus
 from emulator import tables as t
 from emulator.errors import LineApiError
 from emulator.ids import BOT_USER_ID, iso_from_ms
@@ -53,6 +56,7 @@ def page() -> str:
         "users": url_for("line_control.list_users"),
         "history": url_for("chat.history"),
         "content": url_for("chat.content", message_id="MESSAGE_ID"),
+        "richMenu": url_for("chat.rich_menu"),
     }
     return render_template(
         "chat.html",
@@ -103,6 +107,30 @@ def history() -> Response:
     timeline.sort(key=lambda entry: (entry[0], entry[1]))
     last = max((row.seq for row in sent), default=0)
     return jsonify(items=[item for _at, _order, item in timeline], last=last)
+
+
+@bp.get("/richmenu")
+def rich_menu() -> Response:
+    """The rich menu LINE shows the user (theirs, else the default) with its image's address,
+    or ``{"menu": null}``."""
+    user = request.args.get("user", "")
+    if not USER_ID.match(user):
+        raise LineApiError(400, "user must be a user id (letters, digits, _ and -)")
+    menu = richmenus.shown_menu(user)
+    if menu is not None:
+        menu["imageUrl"] = url_for("chat.rich_menu_image", richmenu_id=menu["richMenuId"])
+    return jsonify(menu=menu)
+
+
+@bp.get("/richmenu/<richmenu_id>/image")
+def rich_menu_image(richmenu_id: str) -> Response:
+    """A rich menu's picture (menus never change: a new look is a new menu and id)."""
+    found = richmenus.menu_image(richmenu_id)
+    if found is None:
+        raise LineApiError(404, "Not found")
+    content_type, data = found
+    return Response(data, mimetype=content_type,
+                    headers={"Cache-Control": "private, max-age=86400"})
 
 
 @bp.get("/content/<message_id>")

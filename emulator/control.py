@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
+from emulator import richmenus
 from emulator.api import endpoint_names
 from emulator.errors import LineApiError
 from emulator.events import EventError, build_event, redelivered
@@ -74,6 +75,8 @@ def post_events() -> tuple[Response, int]:
                 build_event(partial, data.get("user"), store.get_user)
                 for partial in _partials(data)
             ]
+            for record in records:
+                _switch_rich_menu(record.event, record.user_id)
             store.record_events(records)
         except EventError as exc:
             raise _bad_request(str(exc)) from None
@@ -92,6 +95,19 @@ def post_events() -> tuple[Response, int]:
         answer["error"] = result.error
         return jsonify(answer), 502
     return jsonify(answer), 200
+
+
+def _switch_rich_menu(event: dict[str, Any], user_id: str | None) -> None:
+    """A richmenuswitch tap: LINE links the alias's menu to the user, then sends the postback
+    with the outcome in ``params.status``."""
+    params = (event.get("postback") or {}).get("params")
+    if event.get("type") != "postback" or not isinstance(params, dict):
+        return
+    alias = params.get("newRichMenuAliasId")
+    if not isinstance(alias, str) or not user_id:
+        return
+    switched = richmenus.switch_to_alias(user_id, alias)
+    params.setdefault("status", "SUCCESS" if switched else "RICHMENU_ALIAS_ID_NOTFOUND")
 
 
 def _partials(data: dict[str, Any]) -> list[dict[str, Any]]:

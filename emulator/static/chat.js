@@ -38,6 +38,10 @@
     text: $("text"),
     attach: $("attach"),
     shareLocation: $("share-location"),
+    richMenu: $("rich-menu"),
+    richMenuBar: $("rich-menu-bar"),
+    richMenuImage: $("rich-menu-image"),
+    richMenuAreas: $("rich-menu-areas"),
   };
 
   const state = {
@@ -49,6 +53,9 @@
     timer: null,
     fastUntil: 0,
     pickerAction: null,
+    richMenuId: null,
+    richMenuOpen: true,
+    polls: 0,
   };
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -303,7 +310,9 @@
         note(`${T.noteCopied}: ${action.clipboardText || ""}`);
         break;
       case "richmenuswitch":
-        sendPostback(action.data || "", undefined, { newRichMenuAliasId: action.richMenuAliasId });
+        // LINE switches the menu to the alias's (the emulator links it) and sends the postback
+        sendPostback(action.data || "", undefined, { newRichMenuAliasId: action.richMenuAliasId })
+          .then(() => loadRichMenu());
         break;
       default:
         setStatus(`${action.type}?`);
@@ -332,6 +341,77 @@
   function hideQuickReplies() {
     els.quick.replaceChildren();
     els.quick.hidden = true;
+  }
+
+  // -- the rich menu --------------------------------------------------------------------------
+
+  /** Show the user's rich menu (theirs, else the default), as LINE does, or none. */
+  async function loadRichMenu() {
+    if (!state.user) return;
+    const generation = state.generation;
+    let data;
+    try {
+      data = await getJson(`${config.urls.richMenu}?user=${encodeURIComponent(state.user)}`);
+    } catch (_error) {
+      return;
+    }
+    if (generation !== state.generation) return;
+    const menu = data.menu;
+    if (!menu) {
+      state.richMenuId = null;
+      els.richMenu.hidden = true;
+      els.richMenuBar.hidden = true;
+      delete els.richMenu.dataset.richMenuId;
+      return;
+    }
+    if (menu.richMenuId === state.richMenuId) return;
+    if (state.richMenuId === null) state.richMenuOpen = menu.selected !== false;
+    state.richMenuId = menu.richMenuId;
+    renderRichMenu(menu);
+  }
+
+  function renderRichMenu(menu) {
+    const size = menu.size || { width: 2500, height: 1686 };
+    els.richMenuImage.src = menu.imageUrl;
+    els.richMenuImage.width = size.width;
+    els.richMenuImage.height = size.height;
+    els.richMenuImage.alt = (menu.areas || []).map((a) => a.action && a.action.label).filter(Boolean).join(" · ");
+    els.richMenuAreas.replaceChildren();
+    (menu.areas || []).forEach((area, index) => {
+      const b = area.bounds || {};
+      const action = area.action || {};
+      const label = action.label || action.displayText || action.text || action.type;
+      const control = actionControl(action, "rich-menu-area",
+        h("span", { class: "visually-hidden" }, label));
+      control.setAttribute("aria-label", label);
+      control.setAttribute("title", label);
+      control.dataset.area = String(index);
+      Object.assign(control.style, {
+        left: `${(100 * b.x) / size.width}%`,
+        top: `${(100 * b.y) / size.height}%`,
+        width: `${(100 * b.width) / size.width}%`,
+        height: `${(100 * b.height) / size.height}%`,
+      });
+      els.richMenuAreas.append(control);
+    });
+    els.richMenu.dataset.richMenuId = menu.richMenuId;
+    els.richMenuBar.dataset.text = menu.chatBarText || "";
+    els.richMenuBar.hidden = false;
+    showRichMenu(state.richMenuOpen);
+  }
+
+  function showRichMenu(open) {
+    state.richMenuOpen = open;
+    els.richMenu.hidden = !open || !state.richMenuId;
+    els.richMenuBar.setAttribute("aria-expanded", String(open));
+    els.richMenuBar.textContent = `${els.richMenuBar.dataset.text || ""} ${open ? "▾" : "▴"}`;
+  }
+
+  function hideRichMenu() {
+    state.richMenuId = null;
+    els.richMenu.hidden = true;
+    els.richMenuBar.hidden = true;
+    els.richMenuAreas.replaceChildren();
   }
 
   // -- Flex ------------------------------------------------------------------------------------
@@ -744,6 +824,7 @@
     state.after = 0;
     closePanels();
     hideQuickReplies();
+    hideRichMenu();
     els.log.replaceChildren();
     delete els.log.dataset.user;
     setStatus("");
@@ -754,6 +835,7 @@
     renderUserOptions();
     const generation = state.generation;
     await loadHistory(generation);
+    await loadRichMenu();
     if (generation === state.generation) els.log.dataset.user = userId; // loaded (tests wait on it)
     schedule(0);
   }
@@ -818,6 +900,12 @@
         if (item.seq <= state.after) continue;
         state.after = item.seq;
         appendSent(item);
+      }
+      // A role or language change relinks the user's menu a moment after the answer: look
+      // again while answers are coming in, and every few seconds otherwise.
+      state.polls += 1;
+      if ((data.items || []).length || Date.now() < state.fastUntil || state.polls % 5 === 0) {
+        await loadRichMenu();
       }
       if (els.status.dataset.polling) {
         setStatus("");
@@ -890,6 +978,7 @@
       });
     }
 
+    els.richMenuBar.addEventListener("click", () => showRichMenu(!state.richMenuOpen));
     els.follow.addEventListener("click", () => sendFollow(true));
     els.unfollow.addEventListener("click", () => sendFollow(false));
 

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from bot.conversation import Choice, Engine, Flow, action_items, int_param
-from bot.flex import bubble, carousel, flex, postback_button
+from bot.flex import bubble, carousel, flex, postback_button, uri_button
 from bot.messages import text
 from handlers.flows.registration import code_step
 from handlers.flows.report import first_name
@@ -82,11 +82,6 @@ def newest_open(session, actor: Actor) -> tuple[list[Case], int]:
 def console_url(reference: str) -> str | None:
     base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
     return f"{base}/console/cases/{quote(reference)}" if base else None
-
-
-def uri_button(label: str, uri: str) -> dict:
-    return {"type": "button", "style": "link", "height": "sm",
-            "action": {"type": "uri", "label": label[:20], "uri": uri}}
 
 
 def case_card(case: Case, place: Area | None, referral: Referral | None, now) -> dict:

@@ -28,7 +28,7 @@ from bot.conversation import (
     int_param,
 )
 from bot.dispatch import EventContext
-from bot.flex import bubble, carousel, flex
+from bot.flex import bubble, carousel, flex, uri_button
 from bot.messages import text
 from bot.thai_text import (
     clean,
@@ -85,9 +85,8 @@ def status_bubble(view) -> dict:
         rows.append((str(_l("Appointment")), when))
     buttons = []
     if view.agency_phone:
-        buttons.append({"type": "button", "style": "secondary", "height": "sm",
-                        "action": {"type": "uri", "label": str(_l("Call the office"))[:20],
-                                   "uri": "tel:" + view.agency_phone.replace("-", "")}})
+        buttons.append(uri_button(str(_l("Call the office")),
+                                  "tel:" + view.agency_phone.replace("-", "")))
     return bubble(_("Nong %(name)s", name=first_name(view.child_name)), rows, buttons,
                   subtitle=_("Reference %(ref)s", ref=view.reference))
 

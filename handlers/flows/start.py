@@ -94,7 +94,7 @@ def register(engine: Engine) -> None:
         name = turn.data.get("v", "")
         handler = engine.intents.get(name)
         if handler is not None:
-            handler(ctx, turn, Intent(name))
+            handler(ctx, turn, Intent(name, turn.data.get("arg") or None))
 
     def fallback(ctx, turn: Turn, intent) -> None:
         from handlers.flows.parent import link_code_typed
