@@ -139,7 +139,6 @@ def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> Non
         reminders,
         webhook,
     )
-    from handlers.flows import announce
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(ops.bp)
@@ -148,7 +147,6 @@ def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> Non
     reminders.register()
     announcements.register()
     flows.register(engine)
-    announce.register(engine)  # handlers/flows/announce.py: "ประกาศ" and "ข่าวสาร"
     events.register(dispatcher, engine)
 
 

@@ -9,6 +9,7 @@ def register(engine: Engine) -> None:
     """Register every flow and intent handler."""
     from handlers import notifications
     from handlers.flows import (
+        announce,
         my_cases,
         officer_work,
         parent,
@@ -25,4 +26,5 @@ def register(engine: Engine) -> None:
     visit.register(engine)
     officer_work.register(engine)
     parent.register(engine)
+    announce.register(engine)
     notifications.register_actions(engine)

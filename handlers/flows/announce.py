@@ -1,5 +1,5 @@
-"""Announcements on LINE: an officer's "ประกาศ" (area → audience → text → document link →
-the preview exactly as it will arrive → send), and anyone's "ข่าวสาร" (the latest
+"""Announcements on LINE: an officer's "announce" intent (area → audience → text → document
+link → the preview exactly as it will arrive → send), and anyone's "news" intent (the latest
 announcements that reached their area).
 
 The announcement itself is made by services.announcements (the same rules as the API: the
@@ -222,7 +222,7 @@ def show_news(ctx) -> None:
 
 
 def register(engine: Engine) -> None:
-    """Register "ประกาศ" (officers) and "ข่าวสาร" (everyone registered)."""
+    """Register the "announce" flow (officers) and "news" (everyone registered)."""
     steps = [
         ChoiceStep("area", _l("Which area is the announcement for?"), _area_choices, "area"),
         ChoiceStep("audience", _l("Who should receive it?"), AUDIENCES, "audience"),
