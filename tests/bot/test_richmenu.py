@@ -259,3 +259,21 @@ def test_link_all_links_registered_users_in_bulk(ctx, client, emulator, session)
     assert linked(emulator, officer.line_user_id) == ids["officer-en"]
     assert linked(emulator, guest.line_user_id) is None
     assert json.loads(session.get(ServiceState, richmenu.STATE_KEY).value)["menus"] == ids
+
+
+def test_the_chat_page_reads_the_users_menu_and_its_picture(ctx, client, emulator, session):
+    chat = emulator.base + "/chat/richmenu"
+    assert emulator.http.get(chat, params={"user": "bad user!"}, timeout=10).status_code == 400
+    assert emulator.http.get(chat, params={"user": USER}, timeout=10).json() == {"menu": None}
+    richmenu.sync(client, db.session)
+    ids = state(ctx)["menus"]
+    client.api.link_rich_menu_id_to_user(USER, ids["officer-en"])
+    menu = emulator.http.get(chat, params={"user": USER}, timeout=10).json()["menu"]
+    assert (menu["richMenuId"], menu["chatBarText"]) == (ids["officer-en"], "Menu")
+    picture = emulator.http.get(emulator.base.removesuffix("/emulator") + menu["imageUrl"],
+                                timeout=10)
+    assert picture.headers["Content-Type"] == "image/png"
+    with Image.open(io.BytesIO(picture.content)) as image:
+        assert image.size == (2500, 843)
+    other = emulator.http.get(chat, params={"user": "U" + "d4" * 16}, timeout=10).json()["menu"]
+    assert other["richMenuId"] == ids["guest-th"]
