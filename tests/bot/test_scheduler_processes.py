@@ -67,7 +67,7 @@ def test_two_workers_at_eight_queue_each_reminder_once_and_a_missed_morning_is_c
 
     def queued(kind: str) -> list[str]:
         keys = list(s.scalars(sa.select(OutboxMessage.dedupe_key)
-                              .where(OutboxMessage.kind == kind)))
+                              .where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
         s.rollback()
         return keys
 
