@@ -1,9 +1,11 @@
 """How an announcement reads when it arrives, and what its author hears about it.
 
 `announcement` renders a multicast batch in the batch's language (its recipients were grouped
-by language when it was queued): who it is from, then the officer's text exactly as written,
-then the document link if there is one. The LINE preview an officer confirms is the same
-`announcement_messages`, so it arrives exactly as previewed.
+by language when it was queued): one notice card (bot.flex.notice) saying who it is from, the
+officer's text exactly as written (LINE's 5,000 characters fit the card) and a button opening
+the document link if there is one; its alt text (the chat list, notifications) repeats the
+start of it. The LINE preview an officer confirms is the same `announcement_messages`, so it
+arrives exactly as previewed.
 """
 
 from __future__ import annotations
@@ -12,24 +14,21 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.flex import flex, notice, uri_button
 from bot.messages import text
 from bot.outbox import renderer
 from handlers.notifications import agency_name
 from models import Announcement, LineUser
 
-TEXT_LIMIT = 5000
-
 
 def announcement_messages(row: Announcement) -> list[dict]:
-    """The messages of an announcement in the current locale (at most three)."""
+    """The message of an announcement in the current locale: one notice card."""
     header = _("Announcement from %(agency)s", agency=agency_name(row.agency_code)
                or _("Samoe"))
-    together = f"{header}\n\n{row.text}"
-    messages = ([text(together)] if len(together) <= TEXT_LIMIT
-                else [text(header), text(row.text)])
-    if row.link:
-        messages.append(text(_("Document: %(link)s", link=row.link)))
-    return messages
+    buttons = [uri_button(_("Open the document"), row.link, primary=True)] if row.link else []
+    footnote = _("Document: %(link)s", link=row.link) if row.link else None
+    card = notice(header, row.text, footnote, buttons)
+    return [flex(f"{header}\n{row.text}", card)]
 
 
 @renderer("announcement")

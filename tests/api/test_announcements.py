@@ -37,6 +37,12 @@ def multicast_to(emulator) -> list[list[str]]:
     return [item["to"] for item in emulator.sent(endpoint="multicast")]
 
 
+def card_text(message: dict) -> str:
+    """The officer's text in an announcement's notice card."""
+    assert message["type"] == "flex"
+    return message["contents"]["body"]["contents"][0]["text"]
+
+
 def announce(api, **body):
     body = {"text": "อบรม อสม. วันเสาร์นี้ 09:00 น. ที่ รพ.สต.", "audience": ["volunteers"],
             "area": "4007", **body}
@@ -68,10 +74,12 @@ def test_a_district_announcement_reaches_every_active_volunteer_of_the_district_
     assert (status["status"], status["recipients"], status["sent"], status["failed"],
             status["skipped_blocked"], status["pending"]) == ("sent", 5, 5, 0, 1, 0)
     [item] = emulator.sent(endpoint="multicast")
-    message = [m["text"] for m in item["messages"]]
-    assert message[0].startswith("📢 ประกาศจาก ") and message[0].endswith(
-        "อบรม อสม. วันเสาร์นี้ 09:00 น. ที่ รพ.สต.")
-    assert message[1] == "เอกสารประกอบ: https://kkpao.go.th/training.pdf"
+    [message] = item["messages"]
+    assert message["altText"].startswith("📢 ประกาศจาก สกร.")
+    assert card_text(message) == "อบรม อสม. วันเสาร์นี้ 09:00 น. ที่ รพ.สต."
+    [button] = message["contents"]["footer"]["contents"]
+    assert button["action"] == {"type": "uri", "label": "เปิดเอกสารประกอบ",
+                                "uri": "https://kkpao.go.th/training.pdf"}
 
 
 def test_subdistrict_parents_of_young_children_and_officers_are_targeted(app, world, worker,
@@ -158,7 +166,7 @@ def test_one_thousand_and_one_volunteers_go_in_three_batches_with_their_own_keys
     assert len({r["retry_key"] for r in requests}) == len(requests) == 4
     english = next(item for item in emulator.sent(endpoint="multicast")
                    if len(item["to"]) == 2)
-    assert english["messages"][0]["text"].startswith("Announcement from ")
+    assert english["messages"][0]["altText"].startswith("Announcement from ")
 
 
 def test_rate_limits_and_server_errors_are_retried_and_every_volunteer_gets_it_once(
@@ -278,8 +286,8 @@ def test_emoji_and_the_longest_text_go_as_written(app, district, worker, emulato
     longest = "🎉" + "ข" * 4999
     assert announce(district, text=longest).status_code == 202
     worker.burst()
-    [item] = emulator.sent(endpoint="multicast")
-    assert [m["text"] for m in item["messages"]][-1] == longest  # header went on its own
+    [item] = emulator.sent(endpoint="multicast")  # the emulator checked the 30 KB bubble limit
+    assert card_text(item["messages"][0]) == longest
 
 
 def test_nobody_to_send_to_is_said_plainly(district):

@@ -56,17 +56,19 @@ def compose(chat: Chat, audience: str = "อสม.", link: str = "ไม่ม�
 def test_an_officer_previews_exactly_what_arrives_and_sends_it(app, district, emulator, worker):
     chat = Chat(emulator, worker, OFFICER)
     preview = compose(chat, link="https://www.kkpao.go.th/training.pdf")
-    texts = [m["text"] for m in preview]
-    assert texts[0] == "📢 ประกาศจาก สกร.\n\n" + TEXT or texts[0].endswith(TEXT)
-    assert texts[1] == "เอกสารประกอบ: https://www.kkpao.go.th/training.pdf"
-    assert "ส่งถึง 3 คน" in texts[2]
+    card, question = preview
+    assert card["altText"].startswith("📢 ประกาศจาก สกร.")
+    assert card["contents"]["body"]["contents"][0]["text"] == TEXT
+    assert card["contents"]["footer"]["contents"][0]["action"]["uri"] == (
+        "https://www.kkpao.go.th/training.pdf")
+    assert "ส่งถึง 3 คน" in question["text"]
     assert chat.labels() == ["ส่งประกาศ", "แก้ไข", "ยกเลิก"]
     done = chat.tap("ส่งประกาศ")
     assert "ถึง 3 คนค่ะ" in done[0]["text"]
     worker.burst()
     [item] = emulator.sent(endpoint="multicast")
     assert sorted(item["to"]) == sorted(district["volunteers"])
-    assert [m["text"] for m in item["messages"]] == texts[:2]  # exactly as previewed
+    assert item["messages"] == [card]  # exactly as previewed
     finished = done + chat._answer()  # the worker may have finished it in the same burst
     assert any("ส่งถึงผู้รับแล้ว 3 คน" in m["text"] for m in finished)
     with work(app) as s:
@@ -97,7 +99,7 @@ def test_a_bad_link_is_asked_again_and_a_too_long_text_too(app, district, emulat
     hint = chat.say("javascript:alert(1)")
     assert "https://" in hint[0]["text"]
     preview = chat.say("ไม่มี")
-    assert preview[0]["text"].endswith("🎉 " + TEXT)
+    assert preview[0]["contents"]["body"]["contents"][0]["text"] == "🎉 " + TEXT
 
 
 def test_near_the_end_of_the_quota_the_officer_is_asked_and_over_it_refused(
