@@ -21,6 +21,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(set_deadlines_command)
+    app.cli.add_command(audit_group)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(translate_group)
     app.cli.add_command(create_invite_command)
@@ -85,6 +86,47 @@ def scheduler_command(once: bool, at: str | None) -> None:
     while True:
         scheduler.run_due(utcnow())
         time.sleep(max(scheduler.interval, 1.0))
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit log's hash chain: seal new rows, verify the whole chain."""
+
+
+@audit_group.command("seal")
+def audit_seal_command() -> None:
+    """Chain every unsealed audit row now (the worker does it every few seconds)."""
+    from services import audit
+
+    total = 0
+    while True:
+        sealed = audit.seal(db.session)
+        total += sealed
+        if sealed == 0:
+            break
+    log.info("%d audit row(s) sealed", total)
+    click.echo(total)
+
+
+@audit_group.command("verify")
+def audit_verify_command() -> None:
+    """Check the chain: exit status 1 and the problems found if any row was changed, removed
+    or slipped in."""
+    import json
+
+    from services import audit
+
+    report = audit.verify(db.session)
+    db.session.rollback()
+    if report.ok:
+        log.info("audit log intact: %d sealed row(s), %d not sealed yet", report.checked,
+                 report.unsealed)
+    else:
+        log.error("audit log tampered with: %d problem(s), the first: %s",
+                  len(report.problems), report.problems[0])
+    click.echo(json.dumps(report.as_dict()))
+    if not report.ok:
+        raise SystemExit(1)
 
 
 @click.command("set-deadlines")

@@ -26,7 +26,7 @@ from bot.scheduler import Scheduler
 from bot.sender import Sender, backoff
 from bot.thai_text import warm_up
 from models import InboxEvent, LineUser, utcnow
-from services import announcements
+from services import announcements, audit
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class Worker:
         self.scheduler = Scheduler(app, self.name)
         self.announce_every = 1.0  # seconds between looks for announcements to release
         self.next_announce = 0.0
+        self.seal_every = 5.0  # seconds between sealings of the audit log
+        self.next_seal = 0.0
 
     @property
     def session(self):
@@ -206,6 +208,19 @@ class Worker:
             return 0
         return released
 
+    def seal_audit(self) -> int:
+        """Chain the audit rows added since the last time (services.audit.seal)."""
+        now = time.monotonic()
+        if now < self.next_seal:
+            return 0
+        self.next_seal = now + self.seal_every
+        try:
+            return audit.seal(self.session)
+        except Exception:
+            log.exception("the audit log could not be sealed")
+            self.session.rollback()
+            return 0
+
     def run_once(self) -> int:
         """One round: handle due inbox events, release due announcements, then send the due
         outbox. Returns work done."""
@@ -232,6 +247,7 @@ class Worker:
         while not stop.is_set():
             try:
                 self.scheduler.tick()  # the jobs due now (08:00 reminders), once per interval
+                self.seal_audit()
                 done = self.run_once()
             except Exception:  # the database may be away: wait and try again
                 log.exception("worker round failed")

@@ -45,6 +45,9 @@ class Announcement(Base):
     estimate: Mapped[int] = mapped_column(default=0)  # recipients when composed
     recipients: Mapped[int] = mapped_column(default=0)  # resolved at send time (active ones)
     skipped_blocked: Mapped[int] = mapped_column(default=0)  # matched but unfollowed
+    # kept when it finishes (its outbox batches are purged after OUTBOX retention)
+    sent_count: Mapped[int | None]
+    failed_count: Mapped[int | None]
     created_by: Mapped[str] = mapped_column(sa.String(64))
     created_via: Mapped[str] = mapped_column(sa.String(12), default="api")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -97,6 +97,8 @@ class Case(Base):
     escalation: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
     # the morning the volunteer was last reminded of a due home visit
     visit_reminded_on: Mapped[dt.date | None]
+    # personal fields removed after the retention period (services.retention)
+    pseudonymised_at: Mapped[dt.datetime | None]
 
     photos: Mapped[list[CasePhoto]] = relationship(
         back_populates="case", order_by="CasePhoto.id", cascade="all, delete-orphan")

@@ -57,7 +57,11 @@ class ApiToken(Base):
 
 
 class AuditEntry(Base):
-    """Who did or read what, when, from where. Rows are only ever added."""
+    """Who did or read what, when, from where. Rows are only ever added.
+
+    Sealing (services.audit.seal) chains them: each sealed row gets the next `seal_seq` and
+    `row_hash` = SHA-256 of the previous row's hash and its own content, so a changed, removed
+    or slipped-in row breaks the chain (`flask audit verify`)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index("ix_audit_log_case_at", "case_id", "at"),)
@@ -71,3 +75,6 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSONText, default=dict)
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(300))
+    seal_seq: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    row_hash: Mapped[str | None] = mapped_column(sa.String(64))
