@@ -22,6 +22,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(set_deadlines_command)
     app.cli.add_command(audit_group)
+    app.cli.add_command(purge_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(translate_group)
     app.cli.add_command(create_invite_command)
@@ -86,6 +87,27 @@ def scheduler_command(once: bool, at: str | None) -> None:
     while True:
         scheduler.run_due(utcnow())
         time.sleep(max(scheduler.interval, 1.0))
+
+
+@click.command("purge")
+@click.option("--at", "at", help="Purge as of this ISO time (default: now).")
+def purge_command(at: str | None) -> None:
+    """Apply the retention rules now (the scheduler does it daily at 03:00): webhook payloads,
+    the outbox, photos of long-closed cases, personal fields of cases closed for years."""
+    import json
+
+    from bot.scheduler import parse_at
+    from services import retention
+
+    try:
+        moment = parse_at(at) if at else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+    report = retention.purge(db.session, moment,
+                             retention.Periods.from_config(current_app.config))
+    db.session.commit()
+    log.info("retention: %s", report)
+    click.echo(json.dumps(report))
 
 
 @click.group("audit")

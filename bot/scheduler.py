@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from bot.extensions import db
 from bot.quiet_hours import QuietHours, from_config
 from models import BANGKOK, SchedulerRun, utcnow
-from services import reminders
+from services import reminders, retention
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,14 @@ class Job:
     run: Callable[[Session, dt.datetime], dict]
 
 
-JOBS: list[Job] = [Job("morning", dt.time(8, 0), reminders.morning)]
+def _retention(session: Session, now: dt.datetime) -> dict:
+    from flask import current_app
+
+    return retention.purge(session, now, retention.Periods.from_config(current_app.config))
+
+
+JOBS: list[Job] = [Job("morning", dt.time(8, 0), reminders.morning),
+                   Job("retention", dt.time(3, 0), _retention)]
 
 
 def parse_at(text: str) -> dt.datetime:

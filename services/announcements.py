@@ -365,6 +365,10 @@ class Progress:
 
 
 def progress(session: Session, announcement_id: int) -> Progress:
+    row = session.get(Announcement, announcement_id)
+    if row is not None and row.sent_count is not None:  # finished: its counts were kept
+        return Progress(sent=row.sent_count, failed=row.failed_count or 0, skipped=0,
+                        pending=0, held=False)
     counts = dict(session.execute(
         sa.select(OutboxMessage.status, sa.func.sum(OutboxMessage.recipient_count))
         .where(OutboxMessage.announcement_id == announcement_id)
@@ -397,6 +401,8 @@ def settle(session: Session, now: dt.datetime | None = None) -> int:
         announcement.status = (Announcement.FAILED if state.failed and not state.sent
                                else Announcement.SENT)
         announcement.finished_at = now
+        # kept here: the batches are purged after the outbox's retention period
+        announcement.sent_count, announcement.failed_count = state.sent, state.failed
         _tell_author(session, announcement, "announcement.finished", sent=state.sent,
                      failed=state.failed, skipped=announcement.skipped_blocked)
         finished += 1

@@ -149,6 +149,7 @@ def test_the_workers_tick_runs_the_morning_job_at_eight_in_khon_kaen(app, s, wor
     workflow.transition(s, learn, case, "in_support", now=bkk(10, 7) - dt.timedelta(30))
     s.commit()
     worker.scheduler.interval = 0.001
+    worker.scheduler.jobs = [MORNING_JOB]
     with time_machine.travel(bkk(10, 7, 59, ), tick=False):
         assert worker.scheduler.tick()[0]["status"] == "not_yet"
     worker.scheduler.next_tick = 0
