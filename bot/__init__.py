@@ -37,14 +37,14 @@ def instance_secret(app: Flask, name: str) -> str:
 
 
 def configure_logging(app: Flask) -> None:
-    """Logs go to stderr (stdout is kept for the values commands make)."""
+    """Logs go to stderr (stdout is kept for the values commands make), redacted of personal
+    data (bot.logs), as JSON lines with LOG_FORMAT=json."""
+    from bot import logs
+
     level = logging.DEBUG if app.debug else logging.INFO
     root = logging.getLogger()
     if not any(getattr(h, "_samoe", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler._samoe = True
-        root.addHandler(handler)
+        root.addHandler(logs.handler(sys.stderr, app.config.get("LOG_FORMAT", "text")))
     root.setLevel(level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

@@ -91,6 +91,7 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "QUIET_HOURS": quiet_hours,
         "SCHEDULER_INTERVAL": float(env.get("SCHEDULER_INTERVAL", "30")),
         "MULTICAST_PER_SECOND": float(env.get("MULTICAST_PER_SECOND", "200")),
+        "LOG_FORMAT": (env.get("LOG_FORMAT") or ("json" if production else "text")).lower(),
         "RETENTION_WEBHOOK_DAYS": int(env.get("RETENTION_WEBHOOK_DAYS", "30")),
         "RETENTION_OUTBOX_DAYS": int(env.get("RETENTION_OUTBOX_DAYS", "90")),
         "RETENTION_PHOTO_DAYS": int(env.get("RETENTION_PHOTO_DAYS", "365")),
