@@ -3,6 +3,8 @@ registers the handlers, flows and commands."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import secrets
@@ -19,6 +21,7 @@ from bot.conversation import Engine
 from bot.dispatch import Dispatcher
 from bot.extensions import babel, db, migrate, sqlite_pragmas
 from bot.i18n import select_locale
+from models import crypto
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_ACCESS_TOKEN = "emulator-access-token"
@@ -59,6 +62,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = instance_secret(app, "dev-secret-key")
+    if not app.config.get("DATA_ENCRYPTION_KEYS"):  # development: one key kept in instance/
+        seed = instance_secret(app, "dev-data-key")
+        app.config["DATA_ENCRYPTION_KEYS"] = base64.urlsafe_b64encode(
+            hashlib.sha256(seed.encode()).digest()).decode()
+    crypto.configure(crypto.parse_keys(app.config["DATA_ENCRYPTION_KEYS"]))
     configure_logging(app)
 
     db.init_app(app)

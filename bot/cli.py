@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(set_deadlines_command)
     app.cli.add_command(audit_group)
     app.cli.add_command(purge_command)
+    app.cli.add_command(rotate_key_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(translate_group)
     app.cli.add_command(create_invite_command)
@@ -87,6 +88,19 @@ def scheduler_command(once: bool, at: str | None) -> None:
     while True:
         scheduler.run_due(utcnow())
         time.sleep(max(scheduler.interval, 1.0))
+
+
+@click.command("rotate-key")
+def rotate_key_command() -> None:
+    """Re-encrypt identity numbers, phone numbers and photos under the newest key of
+    DATA_ENCRYPTION_KEYS (while the service runs)."""
+    import json
+
+    from services import encryption
+
+    report = encryption.rotate(db.session)
+    log.info("re-encrypted under the newest key: %s", report)
+    click.echo(json.dumps(report))
 
 
 @click.command("purge")

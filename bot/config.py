@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from bot.quiet_hours import QuietHours
+from models.crypto import parse_keys
 
 TRUTHY = {"1", "true", "yes", "on"}
 
@@ -44,11 +45,17 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
     emulator = _flag(env.get("LINE_EMULATOR"), default=not has_credentials)
 
     secret_key = env.get("SECRET_KEY") or None
+    data_keys = env.get("DATA_ENCRYPTION_KEYS") or None
+    try:
+        parse_keys(data_keys)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if production:
         missing = [
             name
             for name, value in (
                 ("SECRET_KEY", secret_key),
+                ("DATA_ENCRYPTION_KEYS", data_keys),
                 ("LINE_CHANNEL_SECRET", channel_secret),
                 ("LINE_CHANNEL_ACCESS_TOKEN", access_token),
             )
@@ -76,7 +83,9 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
 
     return {
         "SAMOE_ENV": "production" if production else "development",
-        "SECRET_KEY": secret_key,  # None in development: create_app keeps one in instance/
+        "SECRET_KEY": secret_key,
+        # newest first; None in development: create_app keeps one in instance/
+        "DATA_ENCRYPTION_KEYS": data_keys,  # None in development: create_app keeps one in instance/
         "SQLALCHEMY_DATABASE_URI": database_url,
         "DATABASE_IS_SQLITE": is_sqlite,
         "LINE_CHANNEL_SECRET": channel_secret,

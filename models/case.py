@@ -17,6 +17,7 @@ from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
+from models.crypto import EncryptedBytes, EncryptedText
 from models.inbox import BigId
 
 
@@ -63,11 +64,11 @@ class Case(Base):
     birth_date: Mapped[dt.date | None]
     birth_precision: Mapped[str | None] = mapped_column(sa.String(8))  # day|month|year|age
     id_kind: Mapped[str] = mapped_column(sa.String(12), default="none")  # citizen_id|g_code|none
-    id_number: Mapped[str | None] = mapped_column(sa.String(20))  # to be encrypted (privacy)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText)  # encrypted at rest
     id_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # keyed HMAC-SHA256
     # the guardian
     guardian_name: Mapped[str | None] = mapped_column(sa.String(200))
-    guardian_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    guardian_phone: Mapped[str | None] = mapped_column(EncryptedText)  # encrypted at rest
     guardian_relation: Mapped[str | None] = mapped_column(sa.String(40))
     # where the child lives
     village: Mapped[str | None] = mapped_column(sa.String(200))
@@ -119,7 +120,7 @@ class CasePhoto(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     content_type: Mapped[str] = mapped_column(sa.String(100))
-    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes)  # encrypted at rest
     size: Mapped[int]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

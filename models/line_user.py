@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
+from models.crypto import EncryptedText
 from models.inbox import BigId
 
 
@@ -27,7 +28,7 @@ class LineUser(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # registration (volunteers and officers)
     full_name: Mapped[str | None] = mapped_column(sa.String(200))
-    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    phone: Mapped[str | None] = mapped_column(EncryptedText)  # encrypted at rest
     village: Mapped[str | None] = mapped_column(sa.String(200))
     village_no: Mapped[int | None]
     subdistrict_code: Mapped[str | None] = mapped_column(sa.ForeignKey("areas.code"))
