@@ -243,6 +243,15 @@ def visit_recorded(payload: dict, user: LineUser | None) -> list[dict]:
                    **_case_words(payload)))]
 
 
+@renderer("case.consent_withdrawn")
+def consent_withdrawn(payload: dict, user: LineUser | None) -> list[dict]:
+    """Officers of the owner agency: the guardian withdrew consent."""
+    return [text(_("The guardian of Nong %(name)s (reference %(ref)s) has withdrawn consent. "
+                   "The case is no longer shared with other agencies and no new photos are "
+                   "kept. Please call the family about the help the child still needs.",
+                   **_case_words(payload)))]
+
+
 # -- the parent's answer to "did you receive it?" --------------------------------------------
 
 

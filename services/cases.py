@@ -55,7 +55,7 @@ CONSENT_PURPOSES = ("share_with_agencies", "photo", "follow_up_contact")
 TIMELINE_KINDS = ("created", "duplicate_report", "verified", "referred", "accepted", "declined",
                   "service", "visit", "appointment", "status", "reopened", "note", "consent",
                   "link_code", "confirmation", "not_received", "guardian_linked",
-                  "guardian_unlinked", "escalated")
+                  "guardian_unlinked", "escalated", "consent_withdrawn")
 
 #: Completed years of age accepted in each group, both ends included (a 6-year-old fits both).
 AGE_RANGES = {"early_childhood": (0, 6), "out_of_school": (6, 24)}

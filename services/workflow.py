@@ -344,6 +344,11 @@ def refer(session: Session, actor: Actor, case: Case, to_agency: str, reason: st
         raise WorkflowError("referral_pending", "a referral of this case waits for an answer")
     if case.stage not in REFERABLE:
         raise WorkflowError("transition_not_allowed", f"a {case.stage} case cannot be referred")
+    from services.consent import is_withdrawn
+
+    if is_withdrawn(session, case):
+        raise WorkflowError("consent_withdrawn", "the guardian withdrew consent: the case is "
+                            "no longer shared with other agencies")
     referral = Referral(case_id=case.id, from_agency_code=case.owner_agency_code,
                         from_area_code=case.owner_area_code, to_agency_code=to_agency,
                         to_area_code=agency_area(to_agency, case), from_stage=case.stage,

@@ -9,7 +9,7 @@ from flask import current_app
 from bot.extensions import db
 from bot.thai_text import parse_reference
 from models import utcnow
-from services import audit, cases, queue, workflow
+from services import audit, cases, consent, queue, workflow
 from services.access import may_change
 
 from . import serialize
@@ -22,6 +22,7 @@ from .schemas import (
     CaseDetail,
     CaseList,
     CaseListArgs,
+    ConsentSummary,
     LinkCodeOut,
     NoteIn,
     NoteOut,
@@ -34,6 +35,7 @@ from .schemas import (
     TransitionOut,
     VisitIn,
     VisitWithCase,
+    WithdrawIn,
 )
 
 bp = ApiBlueprint("cases", __name__, description="Cases in the caller's scope.")
@@ -169,6 +171,26 @@ def add_note(body, ref):
     entry = workflow.add_note(db.session, actor(), case, body["text"])
     db.session.flush()
     return {**serialize.entry(entry), "case": serialize.case_state(case)}
+
+
+@bp.route(REF + "/consent/withdraw", methods=["POST"])
+@bp.arguments(WithdrawIn)
+@bp.response(200, ConsentSummary)
+@bp.errors(400, 404, 409, 422)
+def withdraw_consent(body, ref):
+    """Record the guardian's withdrawal of consent (the owning agency)
+
+    Every active consent gets its withdrawal time; the case is no longer shared with other
+    agencies (no referral), its photos are not shown, the officers in charge are told.
+    Written to the audit log."""
+    case = load_case(ref)
+    try:
+        consent.withdraw(db.session, actor(), case, body.get("reason"))
+    except consent.ConsentError as exc:
+        raise ApiError(exc.status, exc.code) from None
+    db.session.flush()
+    db.session.refresh(case)
+    return serialize._consent(case)
 
 
 @bp.route(REF + "/link-codes", methods=["POST"])

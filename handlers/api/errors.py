@@ -75,6 +75,8 @@ MESSAGES = {
     "forbidden": N_("Only an administrator may do this."),
     "days_out_of_range": N_("A deadline is a whole number of days from 1 to 365."),
     "unknown_deadline": N_("Unknown deadline."),
+    "consent_withdrawn": N_("The guardian has withdrawn consent: the case is no longer shared "
+                            "with other agencies."),
     # services.announcements
     "text_invalid": N_("The text holds characters that cannot be sent."),
     "link_invalid": N_("The link must be an http or https address of at most 1,000 "

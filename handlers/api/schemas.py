@@ -150,6 +150,10 @@ class NoteIn(Strict):
     text = Text(required=True)
 
 
+class WithdrawIn(Strict):
+    reason = Text(metadata={"description": "How the guardian withdrew (internal note)."})
+
+
 class InvitationIn(Strict):
     role = Code(required=True, validate=validate.OneOf(("volunteer", "officer")))
     subdistrict = Code(allow_none=True, metadata={
@@ -283,6 +287,9 @@ class ConsentSummary(ma.Schema):
     active = fields.Boolean(required=True, metadata={
         "description": "A consent is recorded and not withdrawn."})
     purposes = fields.List(fields.String(), required=True)
+    withdrawn = fields.Boolean(required=True, metadata={
+        "description": "The guardian withdrew consent: the case is no longer shared with "
+                       "other agencies and its photos are not shown."})
     statement_version = fields.String(allow_none=True)
     recorded_at = fields.DateTime(allow_none=True)
     count = fields.Integer(required=True)

@@ -118,6 +118,7 @@ def _consent(case: Case) -> dict:
     for consent in active:
         purposes.extend(p for p in consent.purposes or [] if p not in purposes)
     return {"active": latest is not None, "purposes": purposes,
+            "withdrawn": bool(case.consents) and latest is None,
             "statement_version": latest.statement_version if latest else None,
             "recorded_at": latest.recorded_at if latest else None,
             "count": len(case.consents)}

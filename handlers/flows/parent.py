@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -49,8 +51,9 @@ from handlers.flows.report import (
     read_guardian,
 )
 from handlers.notifications import agency_name, show_date, show_time
-from models import BANGKOK, Area
-from services import cases, guardians
+from models import BANGKOK, Area, Case
+from services import cases, consent, guardians
+from services.access import Actor
 
 #: The social development helpline (free, 24 hours) for a child who needs help now.
 PARENT_HELPLINE = "1300"
@@ -333,6 +336,55 @@ def register(engine: Engine) -> None:
                          "follow it again, ask the officer for a new code.",
                          name=first_name(case.child_name))))
 
+    @engine.on_intent("withdraw_consent")
+    def on_withdraw(ctx, turn, intent) -> None:
+        if ctx.user.role in ("volunteer", "officer"):
+            ctx.reply(text(_("Consent belongs to the child's guardian. The guardian can "
+                             "withdraw it on LINE after linking to the child's case, or by "
+                             "telling the officer in charge.")))
+            return
+        followed = [c for c in _guarded_cases(ctx) if consent.active(ctx.session, c)]
+        if not followed:
+            ctx.reply(text(_("There is no consent of yours to withdraw. If you are a "
+                             "guardian, link to your child's case first with the 6-digit "
+                             "code from the volunteer or the officer.")))
+            return
+        choices = [Choice(str(c.id), _l("Nong %(name)s", name=first_name(c.child_name)))
+                   for c in followed]
+        ctx.reply(text(_("Withdrawing consent means Samoe stops sharing the child's "
+                         "information with other agencies and keeps no new photos. The "
+                         "office in charge is told, and may call you to talk about the help "
+                         "the child still needs. Which child?"),
+                       action_items(WITHDRAW, choices)))
+
+    @engine.on_postback(WITHDRAW)
+    def on_withdraw_choice(ctx, turn, intent) -> None:
+        case_id = int_param(turn.data.get("v"))
+        case = next((c for c in _guarded_cases(ctx) if c.id == case_id), None)
+        if case is None:
+            ctx.reply(text(_("Only the child's guardian can withdraw consent.")))
+            return
+        name = first_name(case.child_name)
+        if turn.data.get("c") != "yes":
+            items = [{"type": "action", "action": {
+                "type": "postback", "label": str(_l("Withdraw consent"))[:20],
+                "data": urlencode({"a": WITHDRAW, "v": case.id, "c": "yes"}),
+                "displayText": str(_l("Withdraw consent"))}},
+                *action_items("menu", [Choice("menu", _l("Keep it"))])]
+            ctx.reply(text(_("Withdraw consent for Nong %(name)s (reference %(ref)s)?",
+                             name=name, ref=case.reference), items))
+            return
+        actor = Actor(kind="parent", name=ctx.user.line_user_id, line_user_id=ctx.user.id,
+                      via="line")
+        try:
+            consent.withdraw(ctx.session, actor, case)
+        except consent.ConsentError:
+            ctx.reply(text(_("Consent for Nong %(name)s was withdrawn already.", name=name)))
+            return
+        ctx.reply(text(_("Done. Consent for Nong %(name)s is withdrawn: the information is no "
+                         "longer shared with other agencies. The office in charge has been "
+                         "told.", name=name)))
+
     @engine.on_intent("my_data")
     def on_my_data(ctx, turn, intent) -> None:
         user = ctx.user
@@ -352,6 +404,18 @@ def register(engine: Engine) -> None:
                        "a case, or ask the officer to see, correct or delete your data."))
         ctx.reply(text("\n".join(lines)))
 
+
+
+WITHDRAW = "withdraw_consent"
+
+
+def _guarded_cases(ctx) -> list:
+    """The cases this LINE user is the guardian of: linked, or reported as their own child."""
+    linked = guardians.linked_cases(ctx.session, ctx.user)
+    own = ctx.session.scalars(sa.select(Case).where(Case.reporter_id == ctx.user.id,
+                                                    Case.self_reported.is_(True)))
+    seen = {c.id for c in linked}
+    return linked + [c for c in own if c.id not in seen]
 
 
 def link_code_typed(ctx: EventContext, turn: Turn) -> bool:
