@@ -93,7 +93,8 @@ def test_allowed_transitions_each_leave_a_public_entry_an_audit_row_and_a_volunt
     notes = s.scalars(sa.select(TimelineEntry).where(TimelineEntry.case_id == case.id,
                                                      TimelineEntry.kind == "note")).all()
     assert len(notes) == len(path) and not any(n.public for n in notes)
-    audits = s.scalars(sa.select(AuditEntry).where(AuditEntry.action == "case.transition")).all()
+    audits = s.scalars(sa.select(AuditEntry).where(AuditEntry.action == "case.transition")
+                      .order_by(AuditEntry.id)).all()
     assert [(a.actor, a.case_id, a.detail["to"]) for a in audits] == [
         (learn.name, case.id, stage) for stage in path]
     updates = notifications(s, "case.volunteer_update")
