@@ -140,6 +140,7 @@ def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> Non
     from handlers import (
         announcements,
         api,
+        console,
         events,
         flows,
         notifications,
@@ -151,6 +152,7 @@ def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> Non
     app.register_blueprint(webhook.bp)
     app.register_blueprint(ops.bp)
     api.init_app(app)
+    console.init_app(app)
     notifications.register()
     reminders.register()
     announcements.register()

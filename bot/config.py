@@ -109,6 +109,10 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "WORKER_LEASE_SECONDS": float(env.get("WORKER_LEASE_SECONDS", "30")),
         "SENDER_LEASE_SECONDS": float(env.get("SENDER_LEASE_SECONDS", "60")),
         "PUBLIC_URL": env.get("PUBLIC_URL") or None,
+        # the officer console's session cookie: Secure (HTTPS only) unless said otherwise;
+        # development over plain http on 127.0.0.1 defaults to off
+        "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), default=production),
+        "CONSOLE_IDLE_MINUTES": float(env.get("CONSOLE_IDLE_MINUTES", "30")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "th",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "locales"),

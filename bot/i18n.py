@@ -6,19 +6,28 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import request
+from flask import request, session
 
 SUPPORTED = ("th", "en")
 DEFAULT = "th"
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 
+#: Pages whose language is the one chosen on the page (kept in the session), Thai by default.
+CONSOLE_PREFIX = "/console"
+
+
 def select_locale() -> str:
-    """Pick the web request's language (the console will add a per-user choice)."""
+    """Pick the web request's language: the console's choice kept in its session (Thai until
+    the officer switches), elsewhere the request's Accept-Language."""
     try:
-        return request.accept_languages.best_match(SUPPORTED) or DEFAULT
+        path = request.path
     except RuntimeError:  # outside a request: the worker forces the user's locale itself
         return DEFAULT
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+        chosen = session.get("lang")
+        return chosen if chosen in SUPPORTED else DEFAULT
+    return request.accept_languages.best_match(SUPPORTED) or DEFAULT
 
 
 def user_locale(language: str | None) -> str:
