@@ -108,6 +108,9 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "INBOX_LAG_LIMIT": float(env.get("INBOX_LAG_LIMIT", "60")),
         "WORKER_LEASE_SECONDS": float(env.get("WORKER_LEASE_SECONDS", "30")),
         "SENDER_LEASE_SECONDS": float(env.get("SENDER_LEASE_SECONDS", "60")),
+        # push and multicast retries wait base * 2^(attempt-1) seconds (jittered), at most cap
+        "SENDER_BACKOFF_BASE": float(env.get("SENDER_BACKOFF_BASE", "1")),
+        "SENDER_BACKOFF_CAP": float(env.get("SENDER_BACKOFF_CAP", "300")),
         "PUBLIC_URL": env.get("PUBLIC_URL") or None,
         # the officer console's session cookie: Secure (HTTPS only) unless said otherwise;
         # development over plain http on 127.0.0.1 defaults to off

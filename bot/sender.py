@@ -111,6 +111,9 @@ class Sender:
         self.lease_seconds = (float(current_app.config.get("SENDER_LEASE_SECONDS",
                                                            LEASE_SECONDS))
                               if has_app_context() else LEASE_SECONDS)
+        config = current_app.config if has_app_context() else {}
+        self.backoff_base = float(config.get("SENDER_BACKOFF_BASE", 1.0))
+        self.backoff_cap = float(config.get("SENDER_BACKOFF_CAP", 300.0))
 
     # -- quiet hours -------------------------------------------------------------------------
 
@@ -405,7 +408,8 @@ class Sender:
             self._finish(row.id, next_attempt_at=dt.datetime.fromisoformat(hold["recheck"]),
                          last_error="monthly limit", **common)
         elif result.outcome in lc.RETRYABLE and attempts < MAX_ATTEMPTS:
-            self._finish(row.id, next_attempt_at=self.clock() + backoff(attempts),
+            self._finish(row.id, next_attempt_at=self.clock() + backoff(
+                             attempts, base=self.backoff_base, cap=self.backoff_cap),
                          last_error=result.message or result.outcome, **common)
         else:
             self._finish(row.id, status=OutboxMessage.FAILED,
