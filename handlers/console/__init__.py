@@ -12,6 +12,9 @@ services.audit records every read and change).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flask import Blueprint, Flask
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -20,7 +23,9 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 def init_app(app: Flask) -> None:
     """Mount the console and set its session cookie's attributes."""
-    from . import actions, auth, pages, security  # noqa: F401  (they add routes to bp)
+    # every module of this package adds its routes to bp: a new page is a new module
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
