@@ -156,3 +156,61 @@ def link_line_officer(session: Session, user: LineUser, invitation: Invitation) 
     if user.full_name and not officer.full_name:
         officer.full_name = user.full_name
     return officer
+
+
+# -- administration (the console's admin pages; each change is audited by the caller) -----
+
+#: Letters and digits that cannot be mistaken for each other when read aloud or copied.
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def temporary_password() -> str:
+    """A random password to hand over once (three groups of four, e.g. "k7pm-x3qa-9tfe")."""
+    groups = ("".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(4))
+              for _group in range(3))
+    return "-".join(groups)
+
+
+def set_password(officer: Officer, password: str) -> None:
+    """A new password (at least MIN_PASSWORD characters); any lockout ends with it."""
+    if password is None or len(password) < MIN_PASSWORD:
+        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    officer.password_hash = hash_password(password)
+    clear_lockout(officer)
+
+
+def change_scope(session: Session, officer: Officer, role: str, agency: str,
+                 area: str) -> dict:
+    """Set an account's role, agency and area; returns {field: [before, after]} of what
+    changed (empty when nothing did)."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if session.get(Agency, agency or "") is None:
+        raise AccountError(f"unknown agency code {agency!r}")
+    if session.get(Area, area or "") is None:
+        raise AccountError(f"unknown area code {area!r}")
+    changes = {}
+    for name, value in (("role", role), ("agency_code", agency), ("area_code", area)):
+        if getattr(officer, name) != value:
+            changes[name] = [getattr(officer, name), value]
+            setattr(officer, name, value)
+    return changes
+
+
+def set_active(officer: Officer, active: bool) -> bool:
+    """Deactivate (no sign-in, no API token, no LINE officer menu) or reactivate an account;
+    False when it already was so."""
+    if bool(officer.active) == active:
+        return False
+    officer.active = active
+    if active:
+        clear_lockout(officer)
+    return True
+
+
+def clear_lockout(officer: Officer) -> bool:
+    """End a lockout after wrong passwords (and forget the count); False when none."""
+    locked = officer.locked_until is not None or bool(officer.failed_logins)
+    officer.locked_until = None
+    officer.failed_logins = 0
+    return locked

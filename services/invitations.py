@@ -105,3 +105,30 @@ def redeem(session: Session, secret: str, user: LineUser, code: str) -> Redempti
     if invitation.used_at is not None:
         return Redemption(reason="used")
     return Redemption(reason="expired")
+
+
+def status(invitation: Invitation, now: dt.datetime | None = None) -> str:
+    """`active` (may still be used), `used`, `revoked` or `expired`."""
+    now = now or utcnow()
+    if invitation.used_at is not None:
+        return "used"
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def revoke(session: Session, invitation: Invitation, now: dt.datetime | None = None) -> bool:
+    """Revoke an unused code (atomically: a code being redeemed at this moment is either used
+    or revoked, never both). False when it was used or revoked already."""
+    now = now or utcnow()
+    taken = session.execute(
+        sa.update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.used_at.is_(None),
+               Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(invitation)
+    return taken == 1

@@ -72,12 +72,16 @@ def queue_filters(args) -> tuple[queue.CaseFilters, dict]:
     filters = queue.CaseFilters(
         stage=stage, group=group, district=district, subdistrict=subdistrict, q=q,
         reference=parse_reference(q) if q else None, overdue=_flag(args.get("overdue")),
-        referred_to_us=_flag(args.get("referred_to_us")))
+        referred_to_us=_flag(args.get("referred_to_us")),
+        escalated=args.get("escalated") if args.get("escalated") in queue.ESCALATION_LEVELS
+        else None, stale=_flag(args.get("stale")))
     sort = args.get("sort") if args.get("sort") in listing.SORTS else listing.DEFAULT_SORT
     values = {"stage": stage or "", "group": group or "", "district": district or "",
               "subdistrict": subdistrict or "", "q": q or "",
               "overdue": "1" if filters.overdue else "",
-              "referred_to_us": "1" if filters.referred_to_us else "", "sort": sort}
+              "referred_to_us": "1" if filters.referred_to_us else "",
+              "escalated": filters.escalated or "", "stale": "1" if filters.stale else "",
+              "sort": sort}
     return filters, values
 
 

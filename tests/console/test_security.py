@@ -28,7 +28,23 @@ POST_ROUTES = [
     "/console/cases/{ref}/consent/withdraw",
     "/console/referrals/{referral}/accept",
     "/console/referrals/{referral}/decline",
+    "/console/announcements",
+    "/console/announcements/{announcement}/approve",
+    "/console/announcements/{announcement}/cancel",
+    "/console/password",
+    "/console/admin/officers/new",
+    "/console/admin/officers/{officer}/scope",
+    "/console/admin/officers/{officer}/active",
+    "/console/admin/officers/{officer}/unlock",
+    "/console/admin/officers/{officer}/password",
+    "/console/admin/agencies/{agency}",
+    "/console/admin/invitations",
+    "/console/admin/invitations/{invitation}/revoke",
 ]
+#: The placeholders of POST_ROUTES: (their rule's converter, the value a test posts to).
+PLACEHOLDERS = {"ref": "<string:ref>", "referral": "<int:referral_id>",
+                "announcement": "<int:announcement_id>", "officer": "<int:officer_id>",
+                "agency": "<string:code>", "invitation": "<int:invitation_id>"}
 FORM = {"to": "in_support", "note": "x", "reason": "x", "to_agency": "SOCIAL",
         "code": "scholarship", "outcome": "found", "day": "2099-01-01", "time": "09:00",
         "text": "x", "confirm": "1", "lang": "en", "username": "learn.np",
@@ -48,9 +64,7 @@ def test_every_post_route_is_listed_here(app):
     posts = {rule.rule for rule in app.url_map.iter_rules()
              if rule.rule.startswith("/console/") and "POST" in rule.methods
              and "<path:" not in rule.rule}
-    listed = {route.replace("{ref}", "<string:ref>").replace("{referral}",
-                                                             "<int:referral_id>")
-              for route in POST_ROUTES}
+    listed = {route.format(**PLACEHOLDERS) for route in POST_ROUTES}
     assert posts == listed
 
 
@@ -63,7 +77,8 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     referral = workflow.refer(session, f.actor(officer), a_case, "SOCIAL", "needs welfare")
     session.commit()
     console = Console(client, officer)
-    path = route.format(ref=a_case.reference, referral=referral.id)
+    path = route.format(ref=a_case.reference, referral=referral.id, announcement=1,
+                        officer=officer.id, agency="LEARN", invitation=1)
     before = snapshot(session)
     data = dict(FORM)
     if token == "wrong":
