@@ -108,6 +108,14 @@ class Export:
         self.yes, self.no = _("Yes"), _("No")
         self.shown, self.masked = _("Shown"), _("Masked")
         self.levels = {"district": _("District"), "province": _("Province")}
+        self._words: dict = {}
+
+    def word(self, table: dict, code: str | None) -> str:
+        """The words for a code (looked up once per export: a large one has many rows)."""
+        key = (id(table), code)
+        if key not in self._words:
+            self._words[key] = words(table, code) if code else ""
+        return self._words[key]
 
     def count(self) -> int:
         statement = sa.select(sa.func.count(Case.id)).where(scope_clause(self.who))
@@ -154,8 +162,7 @@ class Export:
                 self.rows += 1
                 self.personal_rows += allowed
                 yield self.row(case, pending.get(case.id), allowed)
-            for row in [*batch, *pending.values()]:
-                session.expunge(row)  # a large export keeps one batch in memory
+            session.expunge_all()  # a large export keeps one batch in memory
 
     def row(self, case: Case, referral, allowed: bool) -> list:
         created, due, changed = _day(case.created_at), _day(case.due_at), _day(case.updated_at)
@@ -176,23 +183,22 @@ class Export:
             birth_iso = birth_be = present.MASK if birth else ""
         return [
             case.reference,
-            words(present.GROUP_WORDS, case.target_group),
-            words(OFFICER_STAGE_WORDS, case.stage),
+            self.word(present.GROUP_WORDS, case.target_group),
+            self.word(OFFICER_STAGE_WORDS, case.stage),
             self.agencies.get(case.owner_agency_code, case.owner_agency_code),
             self.agencies.get(referral.to_agency_code, referral.to_agency_code)
             if referral else "",
             self.areas.get(case.district_code, case.district_code),
             self.areas.get(case.subdistrict_code, case.subdistrict_code),
             village, village_no, child,
-            words(present.SEX_WORDS, case.sex) if case.sex else "",
+            self.word(present.SEX_WORDS, case.sex),
             age_on(birth, self.today) if birth else None,
             birth_iso, birth_be,
-            words(present.ID_KIND_WORDS, case.id_kind) if case.id_kind else "",
+            self.word(present.ID_KIND_WORDS, case.id_kind),
             id_number or "", guardian or "",
-            words(present.RELATION_WORDS, case.guardian_relation)
-            if case.guardian_relation else "",
+            self.word(present.RELATION_WORDS, case.guardian_relation),
             phone or "",
-            ", ".join(words(present.SITUATION_WORDS, s) for s in case.situations or []),
+            ", ".join(self.word(present.SITUATION_WORDS, s) for s in case.situations or []),
             created, _be(created), due, _be(due),
             self.yes if workflow.is_overdue(case, self.now) else self.no,
             self.levels.get(level, self.no) if level else self.no,
