@@ -1,0 +1,248 @@
+"""The supervisors' dashboard (issue #7 point 4): the figures of every case in the actor's
+scope, for one page.
+
+- a heat-map of the areas one level below the view (the districts of a province, the
+  subdistricts of a district) by stage, with each area's total, overdue and stale counts;
+- counts by target group, stage and owning agency (with open and overdue);
+- new reports and closures per month over the last 12 months (months of Khon Kaen's clock);
+- days from a report to an officer's first action (median and 90th percentile) over the
+  cases reported in those 12 months, and the open cases still waiting for one;
+- overdue and escalated cases, and data freshness: open cases nobody touched for 30 days.
+
+Everything is limited by `access.scope_clause` like every case query (and optionally to one
+district of the scope), and counted in the database: one grouped scan for the counts, one for
+each monthly series, one for the percentiles. Nothing loads the cases, so the cost grows
+with the number of groups (areas x stages x groups x agencies), not with the cases.
+`figures(session, actor, now)` is the whole computation, callable on its own (benchmarks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models import BANGKOK, Agency, Area, Case, utcnow
+from services.access import Actor, scope_clause
+from services.cases import STAGES, TARGET_GROUPS
+from services.queue import ESCALATION_LEVELS, overdue_clause, stale_clause
+from services.stats import first_action_percentiles
+
+MONTHS = 12
+#: Shades of a heat-map cell: 0 for none, then 1-5 by the share of the column's largest count.
+SHADES = 5
+OPEN_STAGES = tuple(stage for stage in STAGES if stage != "closed")
+
+
+@dataclass
+class AreaRow:
+    """One row of the heat-map: an area and its counts (by stage, total, overdue, stale)."""
+
+    code: str
+    name_th: str
+    name_en: str
+    by_stage: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+    open: int = 0
+    overdue: int = 0
+    stale: int = 0
+
+
+@dataclass
+class Breakdown:
+    """A count of one group, stage or agency: all, still open, overdue."""
+
+    code: str
+    count: int = 0
+    open: int = 0
+    overdue: int = 0
+    name_th: str | None = None
+    name_en: str | None = None
+
+
+@dataclass
+class Month:
+    """A calendar month in Khon Kaen (its first day) and its new reports and closures."""
+
+    first_day: dt.date
+    reported: int = 0
+    closed: int = 0
+
+
+@dataclass
+class Figures:
+    """The dashboard's figures. `level` is the heat-map's row level (district or
+    subdistrict); `area_code` the area it covers (the actor's, or one district of it)."""
+
+    as_of: dt.datetime
+    area_code: str
+    level: str
+    total: int = 0
+    open: int = 0
+    closed: int = 0
+    overdue: int = 0
+    escalated_district: int = 0
+    escalated_province: int = 0
+    stale: int = 0
+    waiting_first_action: int = 0
+    first_action_count: int = 0
+    first_action_median_days: float | None = None
+    first_action_p90_days: float | None = None
+    areas: list[AreaRow] = field(default_factory=list)
+    by_group: list[Breakdown] = field(default_factory=list)
+    by_stage: list[Breakdown] = field(default_factory=list)
+    by_agency: list[Breakdown] = field(default_factory=list)
+    months: list[Month] = field(default_factory=list)
+
+    def heat_max(self) -> dict[str, int]:
+        """The largest count of each heat-map column kind (stage cells, total, overdue,
+        stale): the shades are relative to it."""
+        return {
+            "stage": max((n for row in self.areas for n in row.by_stage.values()), default=0),
+            "total": max((row.total for row in self.areas), default=0),
+            "overdue": max((row.overdue for row in self.areas), default=0),
+            "stale": max((row.stale for row in self.areas), default=0),
+        }
+
+
+def shade(count: int, largest: int) -> int:
+    """0 for no case, else 1..SHADES by the share of the largest count (never 0 for 1 case)."""
+    if count <= 0 or largest <= 0:
+        return 0
+    return max(1, min(SHADES, -(-count * SHADES // largest)))
+
+
+def month_starts(now: dt.datetime, months: int = MONTHS) -> list[dt.datetime]:
+    """The first moments (UTC) of the last `months` months of Khon Kaen's calendar, this month
+    last, and the start of next month after them: `months` + 1 boundaries."""
+    local = now.astimezone(BANGKOK)
+    year, month = local.year, local.month
+    firsts = []
+    for back in range(months - 1, -2, -1):
+        index = year * 12 + (month - 1) - back
+        firsts.append(dt.datetime(index // 12, index % 12 + 1, 1, tzinfo=BANGKOK)
+                      .astimezone(dt.UTC))
+    return firsts
+
+
+def _bucket(column, bounds: list[dt.datetime]):
+    """SQL: the index of the month `column` falls in (bounds[i] <= column < bounds[i+1])."""
+    return sa.case(*((column < bounds[i + 1], i) for i in range(len(bounds) - 1)), else_=None)
+
+
+def child_areas(session: Session, area_code: str) -> tuple[str, list[Area]]:
+    """The heat-map's rows under an area: a province's districts, a district's subdistricts;
+    a subdistrict is its own single row."""
+    if len(area_code) == 6:
+        return "subdistrict", list(session.scalars(sa.select(Area).where(Area.code == area_code)))
+    level = "district" if len(area_code) == 2 else "subdistrict"
+    return level, list(session.scalars(
+        sa.select(Area).where(Area.level == level, Area.parent_code == area_code)
+        .order_by(Area.code)))
+
+
+def view_area(actor: Actor, district: str | None) -> str:
+    """The area the dashboard shows: one district of the actor's area when asked for (and
+    inside it), else the actor's whole area."""
+    own = actor.area_code or ""
+    if (district and len(district) == 4 and district.isdigit() and len(own) == 2
+            and district.startswith(own)):
+        return district
+    return own
+
+
+def figures(session: Session, actor: Actor, now: dt.datetime | None = None,
+            district: str | None = None) -> Figures:
+    """Every figure of the dashboard over the cases `actor` may see (only those of
+    `district` when given and inside the actor's area). Nothing here writes."""
+    now = now or utcnow()
+    area_code = view_area(actor, district)
+    where = scope_clause(actor)
+    if area_code != (actor.area_code or ""):
+        where = sa.and_(where, Case.district_code == area_code)
+    level, places = child_areas(session, area_code)
+    result = Figures(as_of=now, area_code=area_code, level=level)
+    _counts(session, where, now, level, places, result)
+    _months(session, where, now, result)
+    window = sa.and_(where, Case.created_at >= month_starts(now)[0])
+    result.first_action_count, (result.first_action_median_days,
+                                result.first_action_p90_days) = \
+        first_action_percentiles(session, window, (0.5, 0.9))
+    return result
+
+
+def _flag(clause):
+    return sa.func.sum(sa.case((clause, 1), else_=0))
+
+
+def _counts(session: Session, where, now: dt.datetime, level: str, places: list[Area],
+            result: Figures) -> None:
+    """The one grouped scan: counts by area, stage, group and agency, with overdue, stale,
+    escalated and waiting-for-a-first-action sums."""
+    area = Case.district_code if level == "district" else Case.subdistrict_code
+    is_open = Case.stage != "closed"
+    rows = session.execute(
+        sa.select(area, Case.stage, Case.target_group, Case.owner_agency_code,
+                  sa.func.count(), _flag(overdue_clause(now)), _flag(stale_clause(now)),
+                  _flag(sa.and_(is_open, Case.escalation >= ESCALATION_LEVELS["district"])),
+                  _flag(sa.and_(is_open, Case.escalation >= ESCALATION_LEVELS["province"])),
+                  _flag(sa.and_(is_open, Case.first_action_at.is_(None))))
+        .where(where)
+        .group_by(area, Case.stage, Case.target_group, Case.owner_agency_code)).all()
+
+    areas = {place.code: AreaRow(place.code, place.name_th, place.name_en) for place in places}
+    groups = {code: Breakdown(code) for code in TARGET_GROUPS}
+    stages = {code: Breakdown(code) for code in STAGES}
+    agencies: dict[str, Breakdown] = {}
+    for code, stage, group, agency, count, late, stale, esc_d, esc_p, waiting in rows:
+        count, late, stale = int(count), int(late or 0), int(stale or 0)
+        still_open = count if stage != "closed" else 0
+        row = areas.get(code)
+        if row is None:  # a case whose area is not (or no longer) listed under the view
+            row = areas[code] = AreaRow(code, code, code)
+        row.by_stage[stage] = row.by_stage.get(stage, 0) + count
+        row.total += count
+        row.open += still_open
+        row.overdue += late
+        row.stale += stale
+        for table, key in ((groups, group), (stages, stage), (agencies, agency)):
+            item = table.setdefault(key, Breakdown(key))
+            item.count += count
+            item.open += still_open
+            item.overdue += late
+        result.total += count
+        result.open += still_open
+        result.overdue += late
+        result.stale += stale
+        result.escalated_district += int(esc_d or 0)
+        result.escalated_province += int(esc_p or 0)
+        result.waiting_first_action += int(waiting or 0)
+    result.closed = result.total - result.open
+    result.areas = sorted(areas.values(), key=lambda r: r.code)
+    result.by_group = list(groups.values())
+    result.by_stage = list(stages.values())
+    if agencies:
+        for agency in session.scalars(sa.select(Agency).where(Agency.code.in_(list(agencies)))):
+            agencies[agency.code].name_th = agency.short_name_th
+            agencies[agency.code].name_en = agency.name_en
+    result.by_agency = sorted(agencies.values(), key=lambda b: (-b.count, b.code))
+
+
+def _months(session: Session, where, now: dt.datetime, result: Figures) -> None:
+    """New reports (by created_at) and closures (by closed_at: the cases closed now, in the
+    month they were closed; a reopened case counts again when it closes again) per month."""
+    bounds = month_starts(now)
+    result.months = [Month(first_day=bounds[i].astimezone(BANGKOK).date())
+                     for i in range(len(bounds) - 1)]
+    for column, attribute in ((Case.created_at, "reported"), (Case.closed_at, "closed")):
+        bucket = _bucket(column, bounds)
+        rows = session.execute(
+            sa.select(bucket, sa.func.count())
+            .where(where, column >= bounds[0], column < bounds[-1])
+            .group_by(bucket))
+        for index, count in rows:
+            if index is not None:
+                setattr(result.months[int(index)], attribute, int(count))
+
