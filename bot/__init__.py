@@ -145,12 +145,14 @@ def register_handlers(app: Flask, dispatcher: Dispatcher, engine: Engine) -> Non
         flows,
         notifications,
         ops,
+        public,
         reminders,
         webhook,
     )
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(public.bp)
     api.init_app(app)
     console.init_app(app)
     notifications.register()
