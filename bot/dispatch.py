@@ -4,6 +4,13 @@ Handlers register with `@dispatcher.add(FollowEvent)`, `@dispatcher.add(MessageE
 message=TextMessageContent)` or `@dispatcher.default()`; the worker calls `dispatch(ctx)`
 for each event it takes from the inbox. A handler answers through `ctx.reply(...)`; the
 worker turns what it collected into outbox rows in the same transaction.
+
+A handler never calls LINE itself: it runs inside the step's database transaction (DESIGN.md
+§6), and a slow LINE call there would hold SQLite's write lock, or PostgreSQL's row locks,
+for as long as LINE takes. What it needs from LINE (a picture the user sent, this month's
+quota) it asks of the context: the first time, `NeedsLine` stops the step, the worker rolls
+the transaction back, makes the call with no transaction open, and runs the step again with
+the answer at hand.
 """
 
 from __future__ import annotations
@@ -23,6 +30,17 @@ from models import InboxEvent, LineUser
 log = logging.getLogger(__name__)
 
 Handler = Callable[["EventContext"], None]
+CONTENT = "content"
+QUOTA = "quota"
+
+
+class NeedsLine(Exception):  # noqa: N818 (a request to the worker, not an error)
+    """The step needs an answer from LINE that the worker has not fetched yet: the worker
+    rolls the step back, fetches it outside any transaction, and runs the step again."""
+
+    def __init__(self, key: tuple[str, ...]):
+        super().__init__(key)
+        self.key = key
 
 
 @dataclass
@@ -34,8 +52,8 @@ class EventContext:
     inbox_event: InboxEvent
     session: Session
     user: LineUser | None
-    show_loading: Callable[[int], None] = lambda seconds=5: None
-    line: Any = None  # the LINE client, for reading content users sent (never for sending)
+    fetched: dict[tuple[str, ...], Any] | None = None  # LINE's answers the worker fetched;
+    # None where nothing can be fetched (then content() and quota() answer None)
     messages: list[dict] = field(default_factory=list)
 
     @property
@@ -46,6 +64,22 @@ class EventContext:
     @property
     def reply_token(self) -> str | None:
         return self.raw.get("replyToken")
+
+    def content(self, message_id: str) -> tuple[str, bytes] | None:
+        """(content type, bytes) of a picture the user sent, from LINE's data host; None when
+        LINE no longer has it. Fetched by the worker before the step's transaction."""
+        return self._from_line((CONTENT, message_id))
+
+    def quota(self) -> dict | None:
+        """This month's message quota and what was used of it (LineClient.quota), or None."""
+        return self._from_line((QUOTA,))
+
+    def _from_line(self, key: tuple[str, ...]) -> Any:
+        if self.fetched is None:
+            return None
+        if key not in self.fetched:
+            raise NeedsLine(key)
+        return self.fetched[key]
 
     def reply(self, *messages: dict) -> None:
         """Answer this event; messages are LINE message objects as dicts."""

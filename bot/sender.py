@@ -2,8 +2,9 @@
 
 - Reply while the token is fresh. Push (with the row's retry key) only when the token was older
   than 50 s before the first try, or the first try got a definite 400 "Invalid reply token".
-- After an unclear reply (5xx, timeout), retry the reply while the token is fresh; a 400 then
-  means the first try most likely landed: the row is recorded as `uncertain`, never doubled.
+- After an unclear reply (5xx, timeout, or a sender that died holding the row: its lease ran
+  out unfinished), retry the reply while the token is fresh; a 400 then means the first try
+  most likely landed: the row is recorded as `uncertain`, never doubled.
 - Push and multicast retry with backoff on 5xx, timeouts and rate-limit 429, never on other
   4xx; a 409 on a retry means LINE already accepted the key: delivered. A monthly-limit 429
   holds every push until the quota allows again (checked every few minutes) or next month.
@@ -226,6 +227,10 @@ class Sender:
             .values(
                 lease_owner=self.owner,
                 lease_expires_at=now + dt.timedelta(seconds=self.lease_seconds),
+                # a lease that ran out unfinished: its holder died, perhaps after its reply
+                # reached LINE; a retry that finds the token used is then uncertain, not a push
+                reply_unclear=sa.case((OutboxMessage.lease_owner.is_not(None), sa.true()),
+                                      else_=OutboxMessage.reply_unclear),
             )
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -303,7 +308,7 @@ class Sender:
 
     def _reply(self, row: OutboxMessage, messages: list[dict], user: LineUser | None) -> None:
         age_ms = int(self.clock().timestamp() * 1000) - (row.token_issued_ms or 0)
-        if row.attempts == 0 and age_ms > PUSH_AFTER_TOKEN_AGE_MS:
+        if row.attempts == 0 and not row.reply_unclear and age_ms > PUSH_AFTER_TOKEN_AGE_MS:
             log.info("outbox %s: reply token %.0f s old before the first try: push", row.id,
                      age_ms / 1000)
             row.via = "push"

@@ -17,12 +17,13 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 
 from bot import inbox
-from bot.dispatch import Dispatcher, EventContext, parse_event
+from bot.dispatch import CONTENT, QUOTA, Dispatcher, EventContext, NeedsLine, parse_event
 from bot.extensions import db
 from bot.i18n import user_locale
 from bot.line_client import LineClient
 from bot.outbox import detached, queue_reply
 from bot.scheduler import Scheduler
+from bot.sender import LEASE_SECONDS as SEND_LEASE_SECONDS
 from bot.sender import Sender, backoff
 from bot.thai_text import warm_up
 from models import InboxEvent, LineUser, utcnow
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 30
 MAX_EVENT_ATTEMPTS = 5
 EVENTS_PER_LEASE = 50
+MAX_LINE_FETCHES = 4  # LINE calls one step may ask for before it is taken for a bug
 
 
 class LeaseLost(RuntimeError):
@@ -60,6 +62,13 @@ class Worker:
         self.name = name or worker_name()
         self.client = make_client(app)
         self.lease_seconds = float(app.config.get("WORKER_LEASE_SECONDS", LEASE_SECONDS))
+        # an answer is born leased to this worker for as long as its call to LINE can take
+        # (and never longer than a sender's lease): if the worker dies, a sender takes it over
+        # while the reply token is still fresh, and retries the reply (bot.sender)
+        connect, read = app.config.get("LINE_TIMEOUT", (3.0, 10.0))
+        self.send_lease_seconds = min(
+            float(app.config.get("SENDER_LEASE_SECONDS", SEND_LEASE_SECONDS)),
+            connect + read + 5)
         self.sent_now = 0  # rows sent right after their event, counted into run_once
         warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
@@ -76,24 +85,22 @@ class Worker:
     # -- the inbox ---------------------------------------------------------------------------
 
     def handle_inbox(self, limit_users: int = 20) -> int:
-        """Handle the due events of up to `limit_users` users; return how many were handled."""
+        """Handle the due events of up to `limit_users` users (leased together, given back
+        together: bot.inbox.claim); return how many were handled."""
         handled = 0
-        for user_key in inbox.users_with_work(self.session, utcnow(), limit_users):
-            if not inbox.acquire_lease(self.session, user_key, self.name, self.lease_seconds):
-                continue  # another worker has this user now
-            try:
-                handled += self._drain_user(user_key)
-            finally:
-                self.session.rollback()
-                inbox.release_lease(self.session, user_key, self.name)
+        claim = inbox.claim(self.session, self.name, self.lease_seconds, limit_users,
+                            EVENTS_PER_LEASE)
+        try:
+            for user_key in claim.user_keys:
+                handled += self._drain_user(user_key, claim.events[user_key])
+        finally:
+            self.session.rollback()
+            inbox.release_leases(self.session, claim.user_keys, self.name)
         return handled
 
-    def _drain_user(self, user_key: str) -> int:
+    def _drain_user(self, user_key: str, events: list[InboxEvent]) -> int:
         handled = 0
-        while handled < EVENTS_PER_LEASE:
-            event = inbox.next_event(self.session, user_key, utcnow())
-            if event is None:
-                break
+        for event in events:
             try:
                 self._handle(event)
             except LeaseLost:
@@ -120,21 +127,28 @@ class Worker:
         return user
 
     def _handle(self, event_row: InboxEvent) -> None:
+        """Run the event's step and commit it with its answer; what the step needs from LINE
+        is fetched between tries, with no transaction open (bot.dispatch.NeedsLine)."""
         event, raw = parse_event(event_row.payload)
+        fetched: dict = {}
+        while True:
+            try:
+                self._run_step(event_row, event, raw, fetched)
+                return
+            except NeedsLine as need:
+                self.session.rollback()  # nothing of the step is kept, and no lock is held
+                if need.key in fetched or len(fetched) >= MAX_LINE_FETCHES:
+                    raise RuntimeError(f"the step asked LINE for {need.key} again") from None
+                fetched[need.key] = self._fetch(need.key, raw)
+
+    def _run_step(self, event_row: InboxEvent, event, raw: dict, fetched: dict) -> None:
         user = self._user(raw)
-        ctx = EventContext(
-            event=event,
-            raw=raw,
-            inbox_event=event_row,
-            session=self.session,
-            user=user,
-            show_loading=lambda seconds=5: self._show_loading(raw, seconds),
-            line=self.client,
-        )
+        ctx = EventContext(event=event, raw=raw, inbox_event=event_row, session=self.session,
+                           user=user, fetched=fetched)
         with force_locale(user_locale(user.language if user else None)):
             self.dispatcher.dispatch(ctx)
             rows = queue_reply(self.session, event_row, ctx.reply_token, ctx.messages,
-                               lease_owner=self.name)
+                               lease_owner=self.name, lease_seconds=self.send_lease_seconds)
         if not inbox.extend_lease(self.session, event_row.user_key, self.name, self.lease_seconds):
             raise LeaseLost(event_row.user_key)
         done = self.session.execute(
@@ -155,6 +169,15 @@ class Worker:
         self.session.commit()
         self._send_now(outgoing, recipient)
 
+    def _fetch(self, key: tuple[str, ...], raw: dict):
+        """Make the LINE call a step asked for; the caller holds no transaction."""
+        if key[0] == CONTENT:
+            self._show_loading(raw, 10)  # the data host may take a while
+            return self.client.get_content(key[1])
+        if key[0] == QUOTA:
+            return self.client.quota()
+        raise ValueError(f"no such LINE call: {key!r}")
+
     def _send_now(self, outgoing: list, user: LineUser | None) -> None:
         """Send an event's answer at once (its rows were born leased to this worker): the
         reply leaves while the token is fresh, without waiting for the next sender round."""
@@ -170,9 +193,9 @@ class Worker:
                 self.session.rollback()
 
     def _show_loading(self, raw: dict, seconds: int) -> None:
-        """The typing animation, for a handler about to do slow work (a handler's own call:
-        an event that merely waited in the inbox is answered at once, and an animation then
-        would only add a LINE call per event when Samoe is busiest)."""
+        """The typing animation, before a slow fetch a step asked for (only then: an event
+        that merely waited in the inbox is answered at once, and an animation then would only
+        add a LINE call per event when Samoe is busiest)."""
         source = raw.get("source") or {}
         if source.get("type") == "user" and source.get("userId") and raw.get("mode") != "standby":
             self.client.show_loading(source["userId"], seconds)

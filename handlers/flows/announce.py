@@ -158,7 +158,7 @@ class PreviewStep(Step):
 
     def _send(self, ctx, draft, confirm: bool):
         actor = officer_actor_quiet(ctx)
-        quota = ctx.line.quota() if ctx.line is not None else None
+        quota = ctx.quota()  # asked of LINE before this transaction
         try:
             row, _budget = announcements.compose(
                 ctx.session, actor, draft["text"], _audience(draft), draft["area"],

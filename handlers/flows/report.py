@@ -414,9 +414,8 @@ def start_report(ctx, draft: dict) -> None:
 def finish_report(ctx: EventContext, draft: dict) -> None:
     """Create the case (or count it anonymously) and tell the volunteer what happens next."""
     photo = None
-    if draft.get("photo_message_id") and draft.get("consent") == "yes" and ctx.line:
-        ctx.show_loading(10)  # fetching the photo from LINE's data host may take a while
-        photo = ctx.line.get_content(draft["photo_message_id"])
+    if draft.get("photo_message_id") and draft.get("consent") == "yes":
+        photo = ctx.content(draft["photo_message_id"])  # fetched before this transaction
     guardian = draft.get("guardian") or {}
     location = draft.get("location") or {}
     identity = draft.get("id") or {"kind": "none", "value": None}

@@ -341,9 +341,7 @@ def finish_visit(ctx: EventContext, draft: dict) -> None:
     name = first_name(case.child_name)
     photo, fetched = None, True
     if draft.get("photo_message_id") and visits.photo_consented(ctx.session, case):
-        if ctx.line:
-            ctx.show_loading(10)  # fetching the photo from LINE's data host may take a while
-            photo = ctx.line.get_content(draft["photo_message_id"])
+        photo = ctx.content(draft["photo_message_id"])  # fetched before this transaction
         fetched = photo is not None
     location = draft.get("location") or {}
     try:
