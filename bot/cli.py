@@ -1,5 +1,6 @@
-"""Commands: `worker`, `scheduler`, `set-deadlines`, `seed-demo`, `translate`, accounts and
-codes. Logs go to stderr; the last line of stdout is only the value a command made."""
+"""Commands: `worker`, `scheduler`, `set-deadlines`, `seed-demo`, `translate`, `backup` and
+`restore`, accounts and codes. Logs go to stderr; the last line of stdout is only the value a
+command made."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(set_deadlines_command)
     app.cli.add_command(audit_group)
     app.cli.add_command(purge_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(rotate_key_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(translate_group)
@@ -122,6 +125,44 @@ def purge_command(at: str | None) -> None:
     db.session.commit()
     log.info("retention: %s", report)
     click.echo(json.dumps(report))
+
+
+def _backup_step(run) -> None:
+    """Run a backup or restore; one JSON line either way, exit status 1 on failure."""
+    import json
+
+    from services.backup import BackupError
+
+    try:
+        report = run()
+    except BackupError as exc:
+        log.error("%s", exc.message)
+        click.echo(json.dumps({"error": exc.code, "message": exc.message}))
+        raise SystemExit(1) from None
+    log.info("%s", report)
+    click.echo(json.dumps(report))
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup_command(path: str) -> None:
+    """Back up the database to PATH while the service runs (SQLite: the online backup API;
+    PostgreSQL: pg_dump -Fc). DATA_ENCRYPTION_KEYS are not in it: keep them apart."""
+    from services import backup
+
+    _backup_step(lambda: backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path))
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty.")
+def restore_command(path: str, force: bool) -> None:
+    """Restore the backup at PATH into this (empty) database; stop the service first."""
+    from services import backup
+
+    db.engine.dispose()  # no connection of ours stays open on the target
+    _backup_step(lambda: backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], path,
+                                        force=force))
 
 
 @click.group("audit")
