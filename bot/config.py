@@ -116,6 +116,9 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         # development over plain http on 127.0.0.1 defaults to off
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), default=production),
         "CONSOLE_IDLE_MINUTES": float(env.get("CONSOLE_IDLE_MINUTES", "30")),
+        # how long the supervisors' dashboard and the public page keep their figures
+        "DASHBOARD_CACHE_SECONDS": float(env.get("DASHBOARD_CACHE_SECONDS", "60")),
+        "PUBLIC_CACHE_SECONDS": float(env.get("PUBLIC_CACHE_SECONDS", "300")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "th",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "locales"),

@@ -10,9 +10,11 @@ scope, for one page.
 - overdue and escalated cases, and data freshness: open cases nobody touched for 30 days.
 
 Everything is limited by `access.scope_clause` like every case query (and optionally to one
-district of the scope), and counted in the database: one grouped scan for the counts, one for
-each monthly series, one for the percentiles. Nothing loads the cases, so the cost grows
-with the number of groups (areas x stages x groups x agencies), not with the cases.
+district of the scope), and counted in the database: one grouped query for the counts, one
+for both monthly series, one for the percentiles. Nothing loads the cases into Python: what
+comes back is one row per group (areas x stages x groups x agencies; month pairs). The
+database still reads every case of the scope three times, so on a very large scope the time
+grows with the cases (see the README's dashboard section for measured figures).
 `figures(session, actor, now)` is the whole computation, callable on its own (benchmarks).
 """
 
@@ -128,8 +130,10 @@ def month_starts(now: dt.datetime, months: int = MONTHS) -> list[dt.datetime]:
 
 
 def _bucket(column, bounds: list[dt.datetime]):
-    """SQL: the index of the month `column` falls in (bounds[i] <= column < bounds[i+1])."""
-    return sa.case(*((column < bounds[i + 1], i) for i in range(len(bounds) - 1)), else_=None)
+    """SQL: the index of the month `column` falls in (bounds[i] <= column < bounds[i+1]), NULL
+    before the first month, after the last, or without a value."""
+    return sa.case((column < bounds[0], None),
+                   *((column < bounds[i + 1], i) for i in range(len(bounds) - 1)), else_=None)
 
 
 def child_areas(session: Session, area_code: str) -> tuple[str, list[Area]]:
@@ -232,17 +236,19 @@ def _counts(session: Session, where, now: dt.datetime, level: str, places: list[
 
 def _months(session: Session, where, now: dt.datetime, result: Figures) -> None:
     """New reports (by created_at) and closures (by closed_at: the cases closed now, in the
-    month they were closed; a reopened case counts again when it closes again) per month."""
+    month they were closed; a reopened case counts again when it closes again) per month, in
+    one grouped scan (its groups: at most 13 x 13 month pairs)."""
     bounds = month_starts(now)
     result.months = [Month(first_day=bounds[i].astimezone(BANGKOK).date())
                      for i in range(len(bounds) - 1)]
-    for column, attribute in ((Case.created_at, "reported"), (Case.closed_at, "closed")):
-        bucket = _bucket(column, bounds)
-        rows = session.execute(
-            sa.select(bucket, sa.func.count())
-            .where(where, column >= bounds[0], column < bounds[-1])
-            .group_by(bucket))
-        for index, count in rows:
-            if index is not None:
-                setattr(result.months[int(index)], attribute, int(count))
-
+    reported, closed = _bucket(Case.created_at, bounds), _bucket(Case.closed_at, bounds)
+    within = [sa.and_(column >= bounds[0], column < bounds[-1])
+              for column in (Case.created_at, Case.closed_at)]
+    rows = session.execute(
+        sa.select(reported, closed, sa.func.count())
+        .where(where, sa.or_(*within)).group_by(reported, closed))
+    for made, shut, count in rows:
+        if made is not None:
+            result.months[int(made)].reported += int(count)
+        if shut is not None:
+            result.months[int(shut)].closed += int(count)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.types import ARRAY
 
 from models import Agency, Area, Case, utcnow
 from services.access import Actor, scope_clause
@@ -68,7 +69,9 @@ def median_days(pairs) -> float | None:
 def days_between(session: Session, start, end):
     """SQL for (end - start) in days, as a float, on this session's database."""
     if session.get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.extract("epoch", end - start), sa.Float) / DAY_SECONDS
+        # float / float: an integer divisor would make PostgreSQL divide in numeric (slow)
+        return sa.cast(sa.extract("epoch", end - start), sa.Float) / sa.literal(
+            float(DAY_SECONDS), sa.Float)
     return sa.func.julianday(end) - sa.func.julianday(start)
 
 
@@ -83,10 +86,12 @@ def first_action_percentiles(session: Session, where, fractions=(0.5, 0.9)
     days = days_between(session, Case.created_at, Case.first_action_at)
     where = sa.and_(where, Case.first_action_at.is_not(None))
     if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(sa.select(
-            sa.func.count(), *(sa.func.percentile_cont(f).within_group(days)
-                               for f in fractions)).where(where)).one()
-        count, values = int(row[0]), row[1:]
+        # one ordered-set aggregate with an array of fractions: one sort for all of them
+        wanted = sa.literal([float(f) for f in fractions], ARRAY(sa.Float))
+        count, values = session.execute(sa.select(
+            sa.func.count(),
+            sa.func.percentile_cont(wanted).within_group(days).label("p")).where(where)).one()
+        count, values = int(count), values or [None for _f in fractions]
     else:
         count = int(session.scalar(sa.select(sa.func.count()).select_from(Case).where(where)))
         values = _ranked_percentiles(session, days, where, count, fractions)

@@ -2,6 +2,10 @@
 figures of services.dashboard over the supervisor's area (or one district of it, `?district=`),
 for roles supervisor and admin; an officer gets a page saying who may see it.
 
+The figures of an area are kept for DASHBOARD_CACHE_SECONDS (default 60; 0 turns it off)
+per process: every supervisor of the area sees the same figures, the page says as of when,
+and clicking around a large area does not recount a million cases each time.
+
 Charts are drawn on the server: the heat-map is a table whose cells are shaded by a CSS class
 (the number is always written in the cell), bars and the monthly chart are inline SVG with
 their numbers beside them and the same figures in a table. No JavaScript, nothing from
@@ -12,8 +16,11 @@ log (`dashboard.view`), like every console read.
 from __future__ import annotations
 
 import functools
+import threading
+import time
+from collections import OrderedDict
 
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 from flask_babel import gettext as _
 
 from bot.extensions import db
@@ -27,6 +34,7 @@ from . import bp, present
 from .security import actor, error_page, login_required
 
 ROLES = ("supervisor", "admin")
+CACHE_ENTRIES = 256
 #: The monthly chart's drawing box (SVG user units; it scales to the page's width).
 CHART_WIDTH, CHART_HEIGHT, CHART_BOTTOM = 720, 220, 40
 
@@ -97,13 +105,57 @@ def month_chart(months: list[dashboard.Month]) -> dict:
             "baseline": CHART_HEIGHT - CHART_BOTTOM, "largest": largest}
 
 
+class FiguresCache:
+    """Recent figures by scope (the scopes most recently looked at). Two requests for the same
+    scope compute it once; different scopes do not wait for each other."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries: OrderedDict = OrderedDict()
+        self.computing: dict = {}
+        self.computed = 0
+
+    def get(self, key, seconds: float, compute):
+        with self.lock:
+            lock = self.computing.setdefault(key, threading.Lock())
+        with lock:
+            with self.lock:
+                found = self.entries.get(key)
+                if found is not None and time.monotonic() - found[0] < seconds:
+                    self.entries.move_to_end(key)
+                    return found[1]
+            figures = compute()
+            with self.lock:
+                self.computed += 1
+                self.entries[key] = (time.monotonic(), figures)
+                self.entries.move_to_end(key)
+                while len(self.entries) > CACHE_ENTRIES:
+                    old, _value = self.entries.popitem(last=False)
+                    self.computing.pop(old, None)
+            return figures
+
+
+def figures_for(who, district: str | None) -> dashboard.Figures:
+    """The figures of the actor's scope (or one district of it), from the cache when fresh."""
+    seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 60))
+
+    def compute():
+        return dashboard.figures(db.session, who, utcnow(), district=district)
+
+    if seconds <= 0:
+        return compute()
+    cache = current_app.extensions.setdefault("samoe.dashboard", FiguresCache())
+    scope = (who.role, None if who.sees_whole_area else who.agency_code, who.area_code,
+             dashboard.view_area(who, district))
+    return cache.get(scope, seconds, compute)
+
+
 @bp.get("/dashboard", endpoint="dashboard")
 @supervisor_required
 def dashboard_page():
     """The dashboard of the supervisor's area, or of one district of it."""
     who = actor()
-    now = utcnow()
-    figures = dashboard.figures(db.session, who, now, district=request.args.get("district"))
+    figures = figures_for(who, request.args.get("district"))
     area = db.session.get(Area, figures.area_code)
     drilled = figures.area_code != who.area_code
     audit.record(db.session, who, "dashboard.view", area=figures.area_code)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from models import AuditEntry
@@ -17,6 +18,14 @@ from tests.factories import CHONNABOT, NAM_PHONG, WANG_CHAI
 from tests.services.test_dashboard import make_case
 
 DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_figures(app):
+    """Each test starts without figures kept from another test's data."""
+    app.extensions.pop("samoe.dashboard", None)
+    yield
+    app.extensions.pop("samoe.dashboard", None)
 
 
 def cases(session) -> None:
@@ -130,3 +139,28 @@ def test_the_dashboard_in_english(app, client, session):
     assert "Cases by subdistrict and stage" in page and "Nam Phong" in page
     assert "Half of the cases within" in page
     assert NAM_PHONG not in page.replace(f"subdistrict={NAM_PHONG}", "")
+
+
+def test_the_figures_are_kept_for_a_minute_and_each_view_is_audited(app, client, session):
+    cases(session)
+    boss = f.officer(session, role="supervisor", agency="EDU", area="4007")
+    desk = Console(client, boss)
+    first = desk.get("/console/dashboard").get_data(as_text=True)
+    assert re.search(r"เรื่องทั้งหมด</span><b>5</b>", first)
+    make_case(session, created=dt.datetime.now(dt.UTC) - DAY)
+    session.commit()
+    again = desk.get("/console/dashboard").get_data(as_text=True)
+    assert re.search(r"เรื่องทั้งหมด</span><b>5</b>", again)  # the same minute's figures
+    other = desk.get("/console/dashboard?district=4007").get_data(as_text=True)
+    assert re.search(r"เรื่องทั้งหมด</span><b>5</b>", other)  # the same scope
+    assert app.extensions["samoe.dashboard"].computed == 1
+    kept = app.config.get("DASHBOARD_CACHE_SECONDS")
+    app.config["DASHBOARD_CACHE_SECONDS"] = 0
+    try:
+        fresh = desk.get("/console/dashboard").get_data(as_text=True)
+    finally:
+        app.config["DASHBOARD_CACHE_SECONDS"] = kept
+    assert re.search(r"เรื่องทั้งหมด</span><b>6</b>", fresh)
+    views = session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                           .where(AuditEntry.action == "dashboard.view"))
+    assert views == 4

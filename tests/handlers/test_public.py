@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from bot.extensions import db
 from models import Area
 from services import public
-from services.suppression import HIDDEN, SHOWN, SMALL, TOTAL, Table
+from services.suppression import HIDDEN, SHOWN, SMALL, Table
 from tests.services.test_dashboard import make_case
 from tests.services.test_suppression import algebra_attack, check, line_attack
 
