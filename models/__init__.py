@@ -23,6 +23,7 @@ from models.line_user import LineUser
 from models.officer import ApiToken, AuditEntry, Officer
 from models.outbox import OutboxMessage, SchedulerRun, ServiceState
 from models.reference import Agency, Area
+from models.rights import ErasureRequest
 
 __all__ = [
     "BANGKOK",
@@ -41,6 +42,7 @@ __all__ = [
     "CaseService",
     "Consent",
     "ConversationState",
+    "ErasureRequest",
     "InboxEvent",
     "InboxLease",
     "Invitation",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, utcnow
+from models.base import Base, only_on, utcnow
 from models.crypto import EncryptedBytes, EncryptedText
 from models.inbox import BigId
 
@@ -50,6 +50,25 @@ class Case(Base):
         sa.Index("ix_cases_owner_queue", "owner_agency_code", "owner_area_code", "stage"),
         sa.Index("ix_cases_reporter_created", "reporter_id", "created_at"),
         sa.Index("ix_cases_stage_updated", "stage", "updated_at"),
+        # the console's queue over a province's cases (handlers/console/listing.py,
+        # bench/console.py): an officer's district in id or deadline order; the deadline
+        # order of a province; and the chips' counts per stage, read from the index alone
+        # on PostgreSQL (the filters' columns are INCLUDEd)
+        sa.Index("ix_cases_district_id", "district_code", "id"),
+        sa.Index("ix_cases_district_due", "district_code", "due_at", "id",
+                 postgresql_include=["stage", "owner_agency_code"]),
+        sa.Index("ix_cases_due", "due_at", "id",
+                 postgresql_include=["stage", "district_code", "owner_agency_code"]),
+        sa.Index("ix_cases_queue_district", "district_code", "stage", "id",
+                 postgresql_include=["owner_agency_code", "target_group", "subdistrict_code",
+                                     "due_at", "updated_at", "escalation"]),
+        sa.Index("ix_cases_queue_stage", "stage", "id",
+                 postgresql_include=["district_code", "owner_agency_code", "target_group",
+                                     "subdistrict_code", "due_at", "updated_at",
+                                     "escalation"]),
+        # a name typed anywhere in the child's name (LIKE '%...%'): trigrams, PostgreSQL only
+        only_on(sa.Index("ix_cases_name_trgm", "child_name_norm", postgresql_using="gin",
+                         postgresql_ops={"child_name_norm": "gin_trgm_ops"}), "postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -91,7 +110,7 @@ class Case(Base):
     # the first thing an officer did (a transition, referral, service, visit, appointment)
     first_action_at: Mapped[dt.datetime | None]
     # when the next step is due (services.workflow sets it on each change); past it = overdue
-    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    due_at: Mapped[dt.datetime | None]  # indexed by ix_cases_due (with the id)
     closed_at: Mapped[dt.datetime | None]
     # escalation of an overdue case: 0 none, 1 the district's supervisors (> 7 days past the
     # deadline), 2 the province (> 21 days); back to 0 when the deadline moves ahead
@@ -100,6 +119,9 @@ class Case(Base):
     visit_reminded_on: Mapped[dt.date | None]
     # personal fields removed after the retention period (services.retention)
     pseudonymised_at: Mapped[dt.datetime | None]
+    # personal data erased at the guardian's request (services.subject_rights): never changed
+    # again; its stage, group and place stay for the province's figures
+    erased_at: Mapped[dt.datetime | None]
 
     photos: Mapped[list[CasePhoto]] = relationship(
         back_populates="case", order_by="CasePhoto.id", cascade="all, delete-orphan")
@@ -222,7 +244,13 @@ class Referral(Base):
     """Agency A asks agency B to take a case; B accepts (and becomes the owner) or declines."""
 
     __tablename__ = "referrals"
-    __table_args__ = (sa.Index("ix_referrals_to_status", "to_agency_code", "status"),)
+    __table_args__ = (
+        sa.Index("ix_referrals_to_status", "to_agency_code", "status"),
+        # the cases referred to an agency and waiting (an officer's scope, "referred to us")
+        sa.Index("ix_referrals_pending_to", "to_agency_code", "case_id",
+                 postgresql_where=sa.text("status = 'pending'"),
+                 sqlite_where=sa.text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)

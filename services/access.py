@@ -79,10 +79,14 @@ def in_area(case: Case, area_code: str) -> bool:
 
 def referred_to_clause(agency_code: str):
     """Cases with a pending referral to an agency. (An alias, so the condition also works in
-    a query that selects referrals: the subquery keeps its own FROM.)"""
+    a query that selects referrals: the subquery keeps its own FROM.)
+
+    `id IN (the agency's pending referrals)`, not a correlated EXISTS: PostgreSQL runs both
+    as one hashed lookup, but costs the EXISTS inside an OR (an officer's scope) as if it ran
+    for every case, and then plans a million cases badly (bench/console.py)."""
     pending = aliased(Referral)
-    return sa.exists().where(pending.case_id == Case.id, pending.status == "pending",
-                             pending.to_agency_code == agency_code)
+    return Case.id.in_(sa.select(pending.case_id).where(
+        pending.status == "pending", pending.to_agency_code == agency_code))
 
 
 def scope_clause(actor: Actor):
@@ -119,10 +123,17 @@ def get_referral(session: Session, actor: Actor, referral_id: int) -> Referral:
     return referral
 
 
-def may_change(actor: Actor, case: Case) -> bool:
-    """Whether the actor may change a case it can see: its owner agency's officers, and the
-    supervisors and administrators of the area (an agency with only a pending referral may
-    accept or decline it, nothing more)."""
+def in_charge(actor: Actor, case: Case) -> bool:
+    """Whether the actor is in charge of a case it can see: its owner agency's officers, and
+    the supervisors and administrators of the area (an agency with only a pending referral
+    may accept or decline it, nothing more)."""
     if actor.kind != "officer":
         return False
     return actor.sees_whole_area or case.owner_agency_code == actor.agency_code
+
+
+def may_change(actor: Actor, case: Case) -> bool:
+    """Whether the actor may change a case it can see: those in charge of it (`in_charge`),
+    unless its personal data was erased (services.subject_rights): an erased case is never
+    changed again."""
+    return case.erased_at is None and in_charge(actor, case)

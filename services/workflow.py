@@ -102,7 +102,13 @@ def local_today(now: dt.datetime) -> dt.date:
     return now.astimezone(BANGKOK).date()
 
 
+def _not_erased(case: Case) -> None:
+    if case.erased_at is not None:
+        raise WorkflowError("case_erased", "the case's personal data was erased")
+
+
 def _require_change(actor: Actor, case: Case) -> None:
+    _not_erased(case)
     if not may_change(actor, case):
         raise WorkflowError("not_owner", "only the agency that owns the case can change it")
 
@@ -376,6 +382,7 @@ def _decide(session: Session, actor: Actor, referral: Referral, status: str,
     """Answer a pending referral once: the receiving agency's officers and supervisors (or a
     province administrator) may; a conditional UPDATE makes two answers at the same moment
     impossible (the second finds it answered)."""
+    _not_erased(referral.case)
     if actor.kind != "officer" or (actor.agency_code != referral.to_agency_code
                                    and actor.role != "admin"):
         raise WorkflowError("not_receiver", "only the receiving agency can answer a referral")
@@ -542,6 +549,7 @@ def record_visit(session: Session, actor: Actor, case: Case, outcome: str,
     now = now or utcnow()
     if outcome not in VISIT_OUTCOMES:
         raise WorkflowError("unknown_outcome", f"unknown visit outcome {outcome!r}", 422)
+    _not_erased(case)
     if actor.kind == "officer":
         _require_change(actor, case)
     elif not (actor.kind == "volunteer" and actor.line_user_id == case.reporter_id):

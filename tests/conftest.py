@@ -37,6 +37,7 @@ from models import (
     CaseService,
     Consent,
     ConversationState,
+    ErasureRequest,
     InboxEvent,
     InboxLease,
     Invitation,
@@ -139,7 +140,7 @@ def app(live):
     """The live app, with every table emptied and the emulator reset before the test."""
     with live.app_context():
         for model in (OutboxMessage, Announcement, InboxLease, InboxEvent, ConversationState,
-                      Invitation,
+                      Invitation, ErasureRequest,
                       AuditEntry, ApiToken, Officer, Visit, Appointment, CaseService, Referral,
                       CaseGuardian, LinkCode, TimelineEntry, Consent, CasePhoto, Case,
                       AnonymousReport, CaseCounter, LineUser, ServiceState, SchedulerRun):

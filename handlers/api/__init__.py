@@ -41,7 +41,7 @@ class SamoeApi(Api):
 
 def init_app(app: Flask) -> None:
     """Mount the API on the app."""
-    from . import agencies, announcements, cases, invitations, referrals, stats
+    from . import agencies, announcements, cases, invitations, referrals, rights, stats
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
@@ -53,7 +53,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "smo_ token"})
     blueprints = (cases.bp, referrals.bp, invitations.bp, stats.bp, agencies.bp,
-                  announcements.bp)
+                  announcements.bp, rights.bp)
     errors.register(app)
     for bp in blueprints:
         api.register_blueprint(bp)

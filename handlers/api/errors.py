@@ -77,6 +77,21 @@ MESSAGES = {
     "unknown_deadline": N_("Unknown deadline."),
     "consent_withdrawn": N_("The guardian has withdrawn consent: the case is no longer shared "
                             "with other agencies."),
+    # services.subject_rights
+    "case_erased": N_("This case's personal data was erased at the guardian's request: it "
+                      "can no longer be changed."),
+    "not_in_charge": N_("Only the agency in charge of the case and the supervisors of its area "
+                        "can do this."),
+    "already_erased": N_("This case's personal data was erased already."),
+    "erasure_pending": N_("A request to erase this case is already waiting for a supervisor."),
+    "erasure_request_not_found": N_("No such erasure request."),
+    "not_supervisor": N_("Only a supervisor or an administrator of the case's area can approve "
+                         "or reject an erasure."),
+    "own_request": N_("You asked for this erasure yourself: another supervisor approves or "
+                      "rejects it."),
+    "already_decided": N_("This erasure request has already been approved or rejected."),
+    "reason_invalid": N_("The reason holds characters that cannot be saved. Please remove "
+                         "them."),
     # services.announcements
     "text_invalid": N_("The text holds characters that cannot be sent."),
     "link_invalid": N_("The link must be an http or https address of at most 1,000 "

@@ -350,6 +350,9 @@ class CaseDetail(CaseSummary):
     note = fields.String(allow_none=True)
     first_action_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "When the child's personal data was erased at the guardian's request "
+                       "(the case can no longer be changed)."})
     child = fields.Nested(Child, required=True)
     guardian = fields.Nested(Guardian, required=True)
     address = fields.Nested(Address, required=True)

@@ -151,7 +151,7 @@ def case_detail(session: Session, case: Case) -> dict:
                    bool(workflow.visited_cases(session, [case.id]))),
         "situations": list(case.situations or []), "note": case.note,
         "first_action_at": case.first_action_at,
-        "closed_at": case.closed_at, "child": _child(case),
+        "closed_at": case.closed_at, "erased_at": case.erased_at, "child": _child(case),
         "guardian": {"name": case.guardian_name, "phone": case.guardian_phone,
                      "relation": case.guardian_relation},
         "address": {"village": case.village, "village_no": case.village_no,

@@ -49,6 +49,9 @@ TIMELINE_WORDS = {
     "guardian_unlinked": _l("Parent unlinked"),
     "escalated": _l("Escalated"),
     "consent_withdrawn": _l("Consent withdrawn"),
+    "erasure_requested": _l("Erasure requested"),
+    "erasure_rejected": _l("Erasure rejected"),
+    "erased": _l("Personal data erased"),
 }
 REFERRAL_STATUS_WORDS = {
     "pending": _l("Waiting for an answer"),

@@ -40,11 +40,15 @@ POST_ROUTES = [
     "/console/admin/agencies/{agency}",
     "/console/admin/invitations",
     "/console/admin/invitations/{invitation}/revoke",
+    "/console/cases/{ref}/erasure",
+    "/console/erasure-requests/{request}/approve",
+    "/console/erasure-requests/{request}/reject",
 ]
 #: The placeholders of POST_ROUTES: (their rule's converter, the value a test posts to).
 PLACEHOLDERS = {"ref": "<string:ref>", "referral": "<int:referral_id>",
                 "announcement": "<int:announcement_id>", "officer": "<int:officer_id>",
-                "agency": "<string:code>", "invitation": "<int:invitation_id>"}
+                "agency": "<string:code>", "invitation": "<int:invitation_id>",
+                "request": "<int:request_id>"}
 FORM = {"to": "in_support", "note": "x", "reason": "x", "to_agency": "SOCIAL",
         "code": "scholarship", "outcome": "found", "day": "2099-01-01", "time": "09:00",
         "text": "x", "confirm": "1", "lang": "en", "username": "learn.np",
@@ -78,7 +82,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     session.commit()
     console = Console(client, officer)
     path = route.format(ref=a_case.reference, referral=referral.id, announcement=1,
-                        officer=officer.id, agency="LEARN", invitation=1)
+                        officer=officer.id, agency="LEARN", invitation=1, request=1)
     before = snapshot(session)
     data = dict(FORM)
     if token == "wrong":
