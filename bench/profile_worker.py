@@ -1,0 +1,292 @@
+"""CPU per event of Samoe's hot path: the webhook's acknowledgement and the worker's handling.
+
+    python bench/profile_worker.py [--db sqlite|postgresql|both] [--events 2000] [--users 1000]
+                                   [--profile worker|webhook] [--top 40]
+
+Wall-clock throughput on a shared 2-core machine moves with everyone else's work; CPU time
+counts only the work done, so it is what this measures (time.process_time, this process only).
+In one process, on a fresh database (`flask db upgrade`; SQLite in a temporary folder with the
+app's durable settings, or a new PostgreSQL database on 127.0.0.1:5432, dropped at the end):
+
+1. the webhook: N signed one-event requests (the bench's Thai text message, from U users in
+   turn, every id new, timestamped now) posted to /callback through Flask's test client, one
+   at a time; CPU ms per 200, with the test client's own cost (the same request to a route that
+   does nothing) measured beside it;
+2. the worker: one `bot.worker.Worker` (the same class as `flask worker`) runs rounds until the
+   inbox and outbox are empty; its replies go to bench/trivial_server.js (a LINE reply API that
+   costs nothing and runs in another process, so none of its CPU is counted); CPU ms per event,
+   SQL statements and commits per event.
+
+It checks that every event was handled once and every reply was sent, and exits non-zero if
+not. `--profile worker` (or `webhook`) runs that phase under cProfile and prints the top
+functions by own time and by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import hashlib
+import hmac
+import json
+import os
+import pstats
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(1, str(ROOT))
+
+from loadgen import BOT_USER_ID, TEXT, token_for, ulid, user_for  # noqa: E402
+from run import (  # noqa: E402
+    Processes,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    run_command,
+    wait_http,
+)
+
+SECRET = "profile-channel-secret"
+TOKEN = "profile-access-token"
+
+
+def body_of(index: int, users: int, prefix: str) -> tuple[str, str]:
+    """One webhook body (one text-message event, new ids, timestamp now) and its signature."""
+    now_ms = time.time_ns() // 1_000_000
+    event = {
+        "type": "message",
+        "message": {"type": "text", "id": f"{900000000 + index:018d}",
+                    "quoteToken": secrets.token_urlsafe(48), "text": TEXT},
+        "webhookEventId": ulid(now_ms),
+        "deliveryContext": {"isRedelivery": False},
+        "timestamp": now_ms,
+        "source": {"type": "user", "userId": user_for(prefix, index % users)},
+        "replyToken": token_for(prefix, index),
+        "mode": "active",
+    }
+    body = json.dumps({"destination": BOT_USER_ID, "events": [event]}, ensure_ascii=False,
+                      separators=(",", ":"))
+    signature = base64.b64encode(
+        hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).digest()).decode()
+    return body, signature
+
+
+class Counter:
+    """SQL statements and commits on the app's engine."""
+
+    def __init__(self, engine) -> None:
+        import sqlalchemy as sa
+
+        self.statements = 0
+        self.commits = 0
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *args) -> None:
+        self.statements += 1
+
+    def _commit(self, *args) -> None:
+        self.commits += 1
+
+    def reset(self) -> tuple[int, int]:
+        values = (self.statements, self.commits)
+        self.statements = self.commits = 0
+        return values
+
+
+def profiled(enabled: bool, top: int, work):
+    """Run `work()`, under cProfile if asked (and print what it found)."""
+    if not enabled:
+        return work()
+    profile = cProfile.Profile(time.process_time)  # CPU time: waits on LINE and fsync are not work
+    result = profile.runcall(work)
+    stats = pstats.Stats(profile, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return result
+
+
+def measure(db_kind: str, args, procs: Processes) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="samoe-profile-"))
+    pg_name = None
+    if db_kind == "sqlite":
+        url = f"sqlite:///{workdir / 'samoe.db'}"
+    else:
+        pg_name = f"samoe_bench_profile_{os.getpid()}"
+        url = create_pg_database(pg_name)
+    try:
+        stub_port = free_port()
+        procs.start("profile-reply-stub", [shutil.which("node"),
+                                           str(BENCH / "trivial_server.js")],
+                    dict(os.environ, PORT=str(stub_port), HOST="127.0.0.1"), BENCH)
+        wait_http(f"http://127.0.0.1:{stub_port}/", procs, "profile-reply-stub")
+        stub = f"http://127.0.0.1:{stub_port}"
+        os.environ.update(DATABASE_URL=url, LINE_EMULATOR="0", WORKER_IN_PROCESS="0",
+                          LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+                          LINE_API_BASE_URL=stub, LINE_DATA_API_BASE_URL=stub,
+                          SECRET_KEY=secrets.token_hex(16))
+        run_command([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+                    env=dict(os.environ))
+        return run_phases(db_kind, args, url)
+    finally:
+        procs.stop("profile-reply-stub")
+        if pg_name:
+            drop_pg_database(pg_name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_phases(db_kind: str, args, url: str) -> dict:
+    import sqlalchemy as sa
+
+    from bot import create_app
+    from bot.extensions import db
+    from bot.worker import Worker
+    from models import InboxEvent, OutboxMessage
+
+    app = create_app({"TESTING": False})
+    app.add_url_rule("/profile-noop", "profile_noop", lambda: ("", 200), methods=["POST"])
+    client = app.test_client()
+    n, users = args.events, args.users
+    headers = {"Content-Type": "application/json"}
+    rounds = []
+
+    with app.app_context():
+        counter = Counter(db.engine)
+        worker = Worker(app, app.extensions["samoe.dispatcher"], name="profile-worker")
+        db.session.remove()
+        for repeat in range(args.repeat):
+            prefix = secrets.token_hex(8)  # new users each repeat: the same work each time
+            bodies = [body_of(i, users, prefix) for i in range(n)]
+            if repeat == 0:  # the test client's own cost: the requests to a no-op route
+                started = time.process_time()
+                for body, signature in bodies[: min(n, 500)]:
+                    client.post("/profile-noop", data=body.encode(),
+                                headers={**headers, "X-Line-Signature": signature})
+                floor_ms = (time.process_time() - started) * 1000 / min(n, 500)
+
+            def post_all(bodies=bodies) -> int:
+                ok = 0
+                for body, signature in bodies:
+                    answer = client.post("/callback", data=body.encode(),
+                                         headers={**headers, "X-Line-Signature": signature})
+                    ok += answer.status_code == 200
+                return ok
+
+            def drain() -> int:
+                total = 0
+                for _ in range(100_000):
+                    done = worker.run_once()
+                    total += done
+                    if done == 0:
+                        return total
+                return total
+
+            counter.reset()
+            started, wall = time.process_time(), time.perf_counter()
+            ok = profiled(args.profile == "webhook" and repeat == 0, args.top, post_all)
+            webhook_cpu = time.process_time() - started
+            webhook_wall = time.perf_counter() - wall
+            webhook_statements, webhook_commits = counter.reset()
+
+            started, wall = time.process_time(), time.perf_counter()
+            profiled(args.profile == "worker" and repeat == 0, args.top, drain)
+            worker_cpu = time.process_time() - started
+            worker_wall = time.perf_counter() - wall
+            worker_statements, worker_commits = counter.reset()
+
+            session = db.session
+            mine = InboxEvent.user_key.like(f"U{prefix}%")
+            handled = session.scalar(sa.select(sa.func.count()).select_from(InboxEvent).where(
+                mine, InboxEvent.status == InboxEvent.DONE))
+            pending = session.scalar(sa.select(sa.func.count()).select_from(InboxEvent).where(
+                mine, InboxEvent.status != InboxEvent.DONE))
+            replies = OutboxMessage.recipient.like(f"U{prefix}%")
+            sent = session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+                replies, OutboxMessage.status == OutboxMessage.SENT))
+            pushed = session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+                replies, OutboxMessage.status == OutboxMessage.SENT,
+                OutboxMessage.via == "push"))
+            rows = session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+                replies))
+            db.session.remove()
+            rounds.append({
+                "acked": ok, "handled": handled, "not_handled": pending, "outbox_rows": rows,
+                "sent": sent, "of_which_pushed": pushed,
+                "webhook_cpu_ms_per_ack": round(webhook_cpu * 1000 / n, 3),
+                "webhook_statements_per_ack": round(webhook_statements / n, 2),
+                "webhook_commits_per_ack": round(webhook_commits / n, 2),
+                "webhook_wall_s": round(webhook_wall, 2),
+                "worker_cpu_ms_per_event": round(worker_cpu * 1000 / max(1, handled), 3),
+                "worker_statements_per_event": round(worker_statements / max(1, handled), 2),
+                "worker_commits_per_event": round(worker_commits / max(1, handled), 2),
+                "worker_wall_s": round(worker_wall, 2),
+            })
+        db.engine.dispose()
+
+    def spread(key: str) -> list:
+        values = sorted(r[key] for r in rounds)
+        return [values[0], values[len(values) // 2], values[-1]]
+
+    result = {
+        "db": db_kind, "events": n, "users": users, "repeats": args.repeat,
+        "test_client_floor_ms": round(floor_ms, 3),
+        "webhook_cpu_ms_per_ack (min, median, max)": spread("webhook_cpu_ms_per_ack"),
+        "worker_cpu_ms_per_event (min, median, max)": spread("worker_cpu_ms_per_event"),
+        "webhook_statements_per_ack": rounds[-1]["webhook_statements_per_ack"],
+        "webhook_commits_per_ack": rounds[-1]["webhook_commits_per_ack"],
+        "worker_statements_per_event": rounds[-1]["worker_statements_per_event"],
+        "worker_commits_per_event": rounds[-1]["worker_commits_per_event"],
+        "worker_wall_s": [r["worker_wall_s"] for r in rounds],
+        "pushed_not_replied": [r["of_which_pushed"] for r in rounds],
+        "rounds": rounds,
+    }
+    result["ok"] = all(r["acked"] == n and r["handled"] == n and r["not_handled"] == 0
+                       and r["sent"] == n for r in rounds)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--profile", choices=["worker", "webhook"], default=None)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--verbose", action="store_true", help="print every round")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of N events (new users each); min, median and max shown")
+    args = parser.parse_args()
+    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    if len(dbs) > 1:  # one app per process: the models bind to one engine
+        rc = 0
+        for db_kind in dbs:
+            argv = [sys.executable, __file__, "--db", db_kind, "--events", str(args.events),
+                    "--users", str(args.users), "--top", str(args.top),
+                    "--repeat", str(args.repeat)]
+            if args.profile:
+                argv += ["--profile", args.profile]
+            if args.verbose:
+                argv.append("--verbose")
+            rc |= subprocess.call(argv)
+        return rc
+    procs = Processes()
+    try:
+        result = measure(dbs[0], args, procs)
+    finally:
+        procs.stop_all()
+    print(json.dumps(result if args.verbose else
+                     {k: v for k, v in result.items() if k != "rounds"}))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
