@@ -19,7 +19,7 @@ from linebot.v3.webhook import SignatureValidator
 from bot.config import load_settings
 from bot.conversation import Engine
 from bot.dispatch import Dispatcher
-from bot.extensions import babel, db, migrate, sqlite_pragmas
+from bot.extensions import babel, db, migrate, postgresql_settings, sqlite_pragmas
 from bot.i18n import select_locale
 from models import crypto
 
@@ -73,6 +73,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             sqlite_pragmas(db.engine)
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with app.app_context():
+            postgresql_settings(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     babel.init_app(app, locale_selector=select_locale)
 

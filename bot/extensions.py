@@ -35,3 +35,19 @@ def sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def postgresql_settings(engine: Engine) -> None:
+    """No JIT compilation on Samoe's PostgreSQL connections.
+
+    PostgreSQL compiles a query with LLVM when its estimated cost is high (jit_above_cost);
+    the console's counts over a province's cases crossed that line and spent 80-650 ms
+    compiling to save a few (bench/console.py), every time, since nothing is cached. Samoe's
+    queries are short and many: the interpreter is faster for all of them."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a SET outside any transaction
+        dbapi_connection.execute("SET jit = off")
+        dbapi_connection.autocommit = autocommit

@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from models.base import for_dialect
+
 config = context.config
 if not logging.getLogger().handlers:  # inside Samoe, its own logging is set up already
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -19,9 +21,12 @@ config.set_main_option(
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """The LINE emulator keeps its own `emu_` tables in the same database: not ours to migrate."""
+    """The LINE emulator keeps its own `emu_` tables in the same database: not ours to migrate.
+    An index of the models made for another database only (models.base.only_on) is skipped."""
     if type_ == "table" and name.startswith("emu_"):
         return False
+    if type_ == "index" and not reflected:
+        return for_dialect(obj, target_db.engine.dialect.name)
     return True
 
 

@@ -45,6 +45,18 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=dt.UTC)
 
 
+def only_on(index: sa.Index, dialect: str) -> sa.Index:
+    """An index that exists on one database only (a PostgreSQL GIN index, say): created there
+    alone, and skipped elsewhere when models and migrations are compared (`for_dialect`)."""
+    index.info["only_on"] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+def for_dialect(obj, dialect: str) -> bool:
+    """Whether a schema object of the models belongs on a database of this dialect."""
+    return getattr(obj, "info", {}).get("only_on", dialect) == dialect
+
+
 class Base(DeclarativeBase):
     """Base class of every Samoe model."""
 

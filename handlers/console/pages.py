@@ -139,7 +139,7 @@ def queue_page():
         next_url=query_url(values, cursor=next_cursor) if next_cursor else None,
         first_url=query_url(values) if cursor else None, query_url=query_url,
         stages=STAGES, groups=TARGET_GROUPS, sorts=listing.SORTS, districts=districts,
-        subdistricts=subdistricts)
+        subdistricts=subdistricts, count_cap=listing.COUNT_CAP)
 
 
 
