@@ -32,6 +32,7 @@ from linebot.v3.webhooks import (
     StickerMessageContent,
     TextMessageContent,
 )
+from sqlalchemy.orm import Session
 
 from bot.dispatch import EventContext
 from bot.intents import Intent, match
@@ -46,6 +47,7 @@ LABEL_MAX = 20
 ENGINE_COMMANDS = ("cancel", "back", "menu", "language")
 CANCEL = "__cancel__"  # a step's answer that ends the flow as the user asked
 RETURN_TO = "_return_to"  # draft key: after this step, go back to that step (edit a field)
+STATES = "samoe.conversation_states"  # session.info: states read ahead (preload_states)
 
 
 @dataclass
@@ -309,10 +311,16 @@ class Engine:
 
     @staticmethod
     def state(ctx: EventContext) -> ConversationState | None:
-        return ctx.session.scalar(
-            sa.select(ConversationState).where(
-                ConversationState.line_user_id == ctx.user.line_user_id)
+        known = ctx.session.info.get(STATES)
+        line_user_id = ctx.user.line_user_id
+        if known is not None and line_user_id in known:
+            return known[line_user_id]
+        state = ctx.session.scalar(
+            sa.select(ConversationState).where(ConversationState.line_user_id == line_user_id)
         )
+        if known is not None:
+            known[line_user_id] = state
+        return state
 
     def begin(self, ctx: EventContext, flow_name: str, draft: dict | None = None) -> None:
         """Start a flow for the user (replacing any other) and ask its first question."""
@@ -326,6 +334,7 @@ class Engine:
                                   draft=json.dumps(draft, ensure_ascii=False), history="[]",
                                   expires_at=utcnow() + DRAFT_TTL)
         ctx.session.add(state)
+        _remember(ctx, state)
         ctx.reply(*flow.step(first).prompt(ctx, draft))
 
     def end(self, ctx: EventContext) -> None:
@@ -334,6 +343,7 @@ class Engine:
         if state is not None:
             ctx.session.delete(state)
             ctx.session.flush()
+            _remember(ctx, None)
 
     # -- handling ----------------------------------------------------------------------------
 
@@ -468,6 +478,30 @@ class Engine:
         now = utcnow()
         state.updated_at = now
         state.expires_at = now + DRAFT_TTL
+
+
+def preload_states(session: Session, line_user_ids: list[str]) -> None:
+    """Read these users' conversation states in one query and keep them for the rest of the
+    session's transaction (the worker's batch of events, bot.worker), so that `Engine.state`
+    asks the database nothing more for them. The caller must `forget_states` when that
+    transaction ends (commit or rollback): the rows are not valid beyond it."""
+    known: dict[str, ConversationState | None] = dict.fromkeys(line_user_ids)
+    if line_user_ids:
+        for state in session.scalars(sa.select(ConversationState).where(
+                ConversationState.line_user_id.in_(line_user_ids))):
+            known[state.line_user_id] = state
+    session.info[STATES] = known
+
+
+def forget_states(session: Session) -> None:
+    """Drop what `preload_states` kept (at the end of its transaction)."""
+    session.info.pop(STATES, None)
+
+
+def _remember(ctx: EventContext, state: ConversationState | None) -> None:
+    known = ctx.session.info.get(STATES)
+    if known is not None:
+        known[ctx.user.line_user_id] = state
 
 
 RESUME_LABEL = _l("Continue")

@@ -245,6 +245,22 @@ def extend_lease(session: Session, user_key: str, owner: str, seconds: float) ->
     )
 
 
+def extend_leases(session: Session, user_keys: list[str], owner: str,
+                  seconds: float) -> set[str]:
+    """Within the caller's transaction (best as its first statement: on PostgreSQL the rows
+    stay locked until it ends, so nobody can take them over meanwhile), prove we still hold
+    these users' leases and push their expiry on; return the keys we hold."""
+    if not user_keys:
+        return set()
+    now = utcnow()
+    return set(session.connection().execute(
+        sa.update(InboxLease)
+        .where(InboxLease.user_key.in_(user_keys), InboxLease.owner == owner)
+        .values(expires_at=now + dt.timedelta(seconds=seconds))
+        .returning(InboxLease.user_key)
+    ).scalars())
+
+
 def release_lease(session: Session, user_key: str, owner: str) -> None:
     """Give a user's lease back (only if we still hold it) and commit."""
     session.execute(

@@ -15,6 +15,7 @@ Rows are claimed with a lease (a conditional UPDATE), so several senders never s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import random
@@ -87,6 +88,17 @@ class RateLimit:
 _multicast_limits: dict[float, RateLimit] = {}
 
 
+@functools.cache
+def _finish_statement(keys: tuple[str, ...]):
+    """UPDATE of one shape of outcome for executemany: row_id, owner, new_<column>..."""
+    table = OutboxMessage.__table__
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"), table.c.lease_owner == sa.bindparam("owner"))
+        .values({key: sa.bindparam("new_" + key) for key in keys})
+    )
+
+
 def multicast_limit(rate: float) -> RateLimit:
     """The process's one multicast limiter for this rate."""
     if rate not in _multicast_limits:
@@ -98,8 +110,11 @@ class Sender:
     """Delivers due outbox rows; one instance per worker process or thread."""
 
     def __init__(self, session: Session, client: lc.LineClient, owner: str, clock=utcnow,
-                 quiet: QuietHours | None | str = "config"):
+                 quiet: QuietHours | None | str = "config", defer_finish: bool = False):
         self.session = session
+        # outcomes held back to be written together (finish_deferred): the worker's answers
+        # sent right after their batch's commit are recorded in one transaction, not one each
+        self.deferred: list[tuple[int, dict]] | None = [] if defer_finish else None
         self.client = client
         self.owner = owner
         self.clock = clock
@@ -241,12 +256,37 @@ class Sender:
         """Write an attempt's outcome and drop the lease (only if we still hold it)."""
         values.setdefault("lease_owner", None)
         values.setdefault("lease_expires_at", None)
+        if self.deferred is not None:
+            self.deferred.append((row_id, values))
+            return
         self.session.execute(
             sa.update(OutboxMessage)
             .where(OutboxMessage.id == row_id, OutboxMessage.lease_owner == self.owner)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        self.session.commit()
+
+    def release(self, row_id: int) -> None:
+        """Give a claimed row back untried (a sender takes it as new, not as an unclear try)."""
+        self._finish(row_id)
+
+    def finish_deferred(self) -> None:
+        """Write the outcomes held back, in one transaction: one executemany per shape of
+        outcome, each row only if we still hold its lease. A crash before this commit leaves
+        the rows leased to us: a sender takes them over when the lease runs out, as unclear
+        tries (a retried reply that finds its token used is delivered-uncertain)."""
+        if not self.deferred:
+            return
+        held, self.deferred = self.deferred, []
+        shapes: dict[tuple[str, ...], list[dict]] = {}
+        for row_id, values in held:
+            shapes.setdefault(tuple(sorted(values)), []).append(
+                {"row_id": row_id, **{"new_" + key: value for key, value in values.items()}})
+        connection = self.session.connection()
+        for keys, params in shapes.items():
+            connection.execute(_finish_statement(keys), [
+                {**p, "owner": self.owner} for p in params])
         self.session.commit()
 
     # -- sending -----------------------------------------------------------------------------

@@ -11,12 +11,14 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import force_locale
 
-from bot import inbox
+from bot import conversation, inbox
 from bot.dispatch import CONTENT, QUOTA, Dispatcher, EventContext, NeedsLine, parse_event
 from bot.extensions import db
 from bot.i18n import user_locale
@@ -35,10 +37,21 @@ LEASE_SECONDS = 30
 MAX_EVENT_ATTEMPTS = 5
 EVENTS_PER_LEASE = 50
 MAX_LINE_FETCHES = 4  # LINE calls one step may ask for before it is taken for a bug
+BATCH_EVENTS = 20
+BATCH_MS = 15
 
 
 class LeaseLost(RuntimeError):
     """Another worker took this user's lease (ours expired): stop without committing."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a batch was rolled back: the event that stopped it and its error (NeedsLine: its
+    step asked for something from LINE)."""
+
+    event: InboxEvent
+    error: Exception
 
 
 def make_client(app: Flask) -> LineClient:
@@ -69,7 +82,14 @@ class Worker:
         self.send_lease_seconds = min(
             float(app.config.get("SENDER_LEASE_SECONDS", SEND_LEASE_SECONDS)),
             connect + read + 5)
+        self.call_seconds = connect + read  # the longest one call to LINE can take
         self.sent_now = 0  # rows sent right after their event, counted into run_once
+        # events handled in one transaction: at most this many, and no more once it has been
+        # open this long (on SQLite the webhook's inserts wait for its write lock)
+        self.batch_events = int(app.config.get("WORKER_BATCH_EVENTS", BATCH_EVENTS))
+        self.batch_seconds = float(app.config.get("WORKER_BATCH_MS", BATCH_MS)) / 1000
+        self._users: dict[str, LineUser] | None = None  # the batch's users, read ahead
+        self._sender: Sender | None = None  # the batch's sender, while it sends its answers
         warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
         self.scheduler = Scheduler(app, self.name)
@@ -86,51 +106,159 @@ class Worker:
 
     def handle_inbox(self, limit_users: int = 20) -> int:
         """Handle the due events of up to `limit_users` users (leased together, given back
-        together: bot.inbox.claim); return how many were handled."""
-        handled = 0
+        together: bot.inbox.claim), in batches of one transaction each (`_batch`); return
+        how many were handled."""
         claim = inbox.claim(self.session, self.name, self.lease_seconds, limit_users,
                             EVENTS_PER_LEASE)
+        queue = deque(event for key in claim.user_keys for event in claim.events[key])
+        stopped: set[str] = set()  # users whose lease was lost or whose event failed
+        stop: Stop | None = None  # the event that stopped a batch: batches end before it
+        handled = 0
         try:
-            for user_key in claim.user_keys:
-                handled += self._drain_user(user_key, claim.events[user_key])
+            while queue:
+                event = queue[0]
+                if event.user_key in stopped:  # later events wait, keeping the user's order
+                    queue.popleft()
+                    continue
+                if stop is not None and event is stop.event:
+                    queue.popleft()
+                    if isinstance(stop.error, NeedsLine):
+                        if self._handle_alone(event, stop.error.key):
+                            handled += 1
+                        else:
+                            stopped.add(event.user_key)
+                    else:
+                        stopped.add(event.user_key)
+                        if isinstance(stop.error, LeaseLost):
+                            log.warning("lease on %s lost; another worker goes on",
+                                        event.user_key)
+                        else:  # failed: not run again until its retry
+                            self._record_failure(event.id, stop.error)
+                    stop = None
+                    continue
+                done, new_stop = self._batch(queue, stopped, stop.event if stop else None)
+                handled += done
+                stop = new_stop or stop
         finally:
             self.session.rollback()
             inbox.release_leases(self.session, claim.user_keys, self.name)
         return handled
 
-    def _drain_user(self, user_key: str, events: list[InboxEvent]) -> int:
-        handled = 0
-        for event in events:
-            try:
-                self._handle(event)
-            except LeaseLost:
-                log.warning("lease on %s lost; another worker goes on", user_key)
-                self.session.rollback()
+    def _batch(self, queue: deque, stopped: set[str], until: InboxEvent | None
+               ) -> tuple[int, Stop | None]:
+        """Handle events from the front of `queue` in one transaction and one commit, then
+        send their answers and record their outcomes in one more; return how many were
+        handled.
+
+        The transaction reads the users' LineUser rows and conversation states in two
+        queries, and before its commit proves and extends their leases in one (if one was
+        taken over meanwhile, the batch is rolled back and handled again without that user).
+        It takes at most `batch_events` events, none from `until` on, and after the first no
+        more once it has been open `batch_seconds` (on SQLite it holds the write lock that
+        the webhook's inserts wait for). A step that needs LINE (NeedsLine) or fails rolls
+        the batch back and returns (0, Stop): the events before it are handled again in
+        batches that end before it; then that event alone if it needs LINE (`_handle_alone`),
+        or its failure is recorded for a retry later (handle_inbox)."""
+        ahead = []
+        for event_row in queue:
+            if event_row is until or len(ahead) == self.batch_events:
                 break
-            except Exception as exc:  # a handler bug must not stop the worker
+            if event_row.user_key not in stopped:
+                ahead.append(event_row)
+        parsed = {e.id: parse_event(e.payload) for e in ahead}
+        user_ids = list(dict.fromkeys(
+            raw["source"]["userId"] for _event, raw in parsed.values()
+            if isinstance(raw.get("source"), dict) and raw["source"].get("userId")))
+        done: list[InboxEvent] = []
+        outgoing: list[tuple[list, LineUser | None]] = []
+        try:
+            self._users = {u.line_user_id: u for u in self.session.scalars(
+                sa.select(LineUser).where(LineUser.line_user_id.in_(user_ids)))}
+            conversation.preload_states(self.session, user_ids)
+            deadline = time.monotonic() + self.batch_seconds
+            while queue and len(done) < self.batch_events:
+                event_row = queue[0]
+                if event_row.user_key in stopped:
+                    queue.popleft()
+                    continue
+                if event_row is until or (done and time.monotonic() > deadline):
+                    break
+                event, raw = parsed.get(event_row.id) or parse_event(event_row.payload)
+                try:
+                    rows, user = self._step(event_row, event, raw, {})
+                except Exception as exc:  # NeedsLine, LeaseLost or a failure: see above
+                    self.session.rollback()
+                    queue.extendleft(reversed(done))
+                    return 0, Stop(event_row, exc)
+                queue.popleft()
+                done.append(event_row)
+                outgoing.append((rows, user))
+            keys = list(dict.fromkeys(e.user_key for e in done))
+            held = inbox.extend_leases(self.session, keys, self.name, self.lease_seconds)
+            if len(held) < len(keys):  # taken over meanwhile: their events are not ours
                 self.session.rollback()
-                self._record_failure(event.id, exc)
-                break  # later events of this user wait for this one's retry, keeping order
-            handled += 1
-        return handled
+                for key in keys:
+                    if key not in held:
+                        log.warning("lease on %s lost; another worker goes on", key)
+                        stopped.add(key)
+                queue.extendleft(reversed(done))
+                return 0, None
+            self.session.flush()
+            outgoing = [([(detached(row), json.loads(row.payload)) for row in rows],
+                         detached(user) if user is not None else None)
+                        for rows, user in outgoing]
+            self.session.commit()
+        finally:
+            self._users = None
+            conversation.forget_states(self.session)
+        self._sender = sender = Sender(self.session, self.client, self.name, defer_finish=True)
+        try:
+            for rows, user in outgoing:
+                self._send_now(rows, user)
+        finally:
+            self._sender = None
+            sender.finish_deferred()
+        return len(done), None
+
+    def _handle_alone(self, event: InboxEvent, need: tuple[str, ...] | None = None) -> bool:
+        """Handle one event in its own transaction (`_handle`; `need`: what its step already
+        asked LINE for); False if it failed (recorded for a retry) or its lease was lost."""
+        try:
+            self._handle(event, need)
+        except LeaseLost:
+            log.warning("lease on %s lost; another worker goes on", event.user_key)
+            self.session.rollback()
+            return False
+        except Exception as exc:  # a handler bug must not stop the worker
+            self.session.rollback()
+            self._record_failure(event.id, exc)
+            return False  # later events of this user wait for this one's retry, keeping order
+        return True
 
     def _user(self, raw: dict) -> LineUser | None:
         source = raw.get("source") or {}
         user_id = source.get("userId")
         if not user_id:
             return None
+        known = self._users
+        if known is not None and user_id in known:
+            return known[user_id]
         user = self.session.scalar(sa.select(LineUser).where(LineUser.line_user_id == user_id))
         if user is None:
             user = LineUser(line_user_id=user_id, followed=True)
             self.session.add(user)
             self.session.flush()
+        if known is not None:
+            known[user_id] = user
         return user
 
-    def _handle(self, event_row: InboxEvent) -> None:
+    def _handle(self, event_row: InboxEvent, need: tuple[str, ...] | None = None) -> None:
         """Run the event's step and commit it with its answer; what the step needs from LINE
         is fetched between tries, with no transaction open (bot.dispatch.NeedsLine)."""
         event, raw = parse_event(event_row.payload)
         fetched: dict = {}
+        if need is not None:  # asked for already, in a batch that was rolled back for it
+            fetched[need] = self._fetch(need, raw)
         while True:
             try:
                 self._run_step(event_row, event, raw, fetched)
@@ -142,6 +270,19 @@ class Worker:
                 fetched[need.key] = self._fetch(need.key, raw)
 
     def _run_step(self, event_row: InboxEvent, event, raw: dict, fetched: dict) -> None:
+        if not inbox.extend_lease(self.session, event_row.user_key, self.name, self.lease_seconds):
+            raise LeaseLost(event_row.user_key)
+        rows, user = self._step(event_row, event, raw, fetched)
+        self.session.flush()
+        outgoing = [(detached(row), json.loads(row.payload)) for row in rows]
+        recipient = detached(user) if user is not None else None
+        self.session.commit()
+        self._send_now(outgoing, recipient)
+
+    def _step(self, event_row: InboxEvent, event, raw: dict, fetched: dict
+              ) -> tuple[list, LineUser | None]:
+        """Within the caller's transaction: run the event's handler, queue its answer (rows
+        born leased to this worker) and mark the event handled; return the rows and user."""
         user = self._user(raw)
         ctx = EventContext(event=event, raw=raw, inbox_event=event_row, session=self.session,
                            user=user, fetched=fetched)
@@ -149,8 +290,6 @@ class Worker:
             self.dispatcher.dispatch(ctx)
             rows = queue_reply(self.session, event_row, ctx.reply_token, ctx.messages,
                                lease_owner=self.name, lease_seconds=self.send_lease_seconds)
-        if not inbox.extend_lease(self.session, event_row.user_key, self.name, self.lease_seconds):
-            raise LeaseLost(event_row.user_key)
         done = self.session.execute(
             sa.update(InboxEvent)
             .where(InboxEvent.id == event_row.id, InboxEvent.status == InboxEvent.PENDING)
@@ -163,11 +302,7 @@ class Worker:
         ).rowcount
         if done != 1:
             raise LeaseLost(event_row.user_key)
-        self.session.flush()
-        outgoing = [(detached(row), json.loads(row.payload)) for row in rows]
-        recipient = detached(user) if user is not None else None
-        self.session.commit()
-        self._send_now(outgoing, recipient)
+        return rows, user
 
     def _fetch(self, key: tuple[str, ...], raw: dict):
         """Make the LINE call a step asked for; the caller holds no transaction."""
@@ -180,11 +315,18 @@ class Worker:
 
     def _send_now(self, outgoing: list, user: LineUser | None) -> None:
         """Send an event's answer at once (its rows were born leased to this worker): the
-        reply leaves while the token is fresh, without waiting for the next sender round."""
+        reply leaves while the token is fresh, without waiting for the next sender round.
+        In a batch, the batch's sender records the outcomes together afterwards."""
         if not outgoing:
             return
-        sender = Sender(self.session, self.client, self.name)
+        sender = self._sender or Sender(self.session, self.client, self.name)
         for row, messages in outgoing:
+            if (self._sender is not None and row.lease_expires_at is not None
+                    and (row.lease_expires_at - utcnow()).total_seconds() < self.call_seconds):
+                # the batch's earlier calls were slow: its lease could run out during this
+                # call and a sender take it over; give it back untried instead
+                sender.release(row.id)
+                continue
             try:
                 sender.deliver(row, user, messages)
                 self.sent_now += 1
