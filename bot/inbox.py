@@ -272,19 +272,6 @@ def release_lease(session: Session, user_key: str, owner: str) -> None:
     session.commit()
 
 
-def next_event(session: Session, user_key: str, now: dt.datetime) -> InboxEvent | None:
-    """The user's earliest pending event by the time it happened, if it is due."""
-    event = session.scalar(
-        sa.select(InboxEvent)
-        .where(InboxEvent.user_key == user_key, InboxEvent.status == InboxEvent.PENDING)
-        .order_by(InboxEvent.occurred_ms, InboxEvent.id)
-        .limit(1)
-    )
-    if event is None or (event.available_at is not None and event.available_at > now):
-        return None  # a failed earlier event waits for its retry, and later ones wait behind it
-    return event
-
-
 def lag_seconds(session: Session, now: dt.datetime | None = None) -> float:
     """Age of the oldest unhandled event in seconds (0 when the inbox is drained)."""
     oldest = session.scalar(

@@ -1,7 +1,8 @@
 """The outbox API for the bot: queue LINE messages in the caller's transaction.
 
-- `queue_reply(session, event, messages)`: answer an inbox event; the first five messages go as
-  a reply (or a push when the token is stale or refused), any more as pushes.
+- `reply_rows(event, reply_token, messages)` then `insert_rows(session, rows)`: answer an inbox
+  event (the worker inserts a batch's answers at once); the first five messages go as a reply
+  (or a push when the token is stale or refused), any more as pushes.
 - `queue_push(session, user_id, messages)`: push to one user, five messages a row.
 - `queue_multicast(session, user_ids, messages)`: one row per 500 users.
 - `renderer(kind)`: register how a service notification (services.notifications.notify) is
@@ -12,6 +13,7 @@ Every row gets its retry key now, so a retry after a crash reuses it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -68,36 +70,45 @@ def _row(messages: list[dict], **fields) -> OutboxMessage:
     )
 
 
-def queue_reply(
-    session: Session, event: InboxEvent, reply_token: str | None, messages: list[dict],
-    lease_owner: str | None = None, lease_seconds: float = 60,
-) -> list[OutboxMessage]:
-    """Queue the answer to an inbox event; no token (or standby) means push only.
-
-    With `lease_owner`, the rows are born leased to that worker, which sends them itself
-    right after its commit; if it dies first, the lease expires and any sender takes them.
-    """
+def reply_rows(event: InboxEvent, reply_token: str | None, messages: list[dict],
+               lease_owner: str | None = None, lease_seconds: float = 60) -> list[dict]:
+    """The outbox rows that answer an inbox event (no token, or standby: push only), as column
+    values with each row's messages (`messages`), for `insert_rows`. With `lease_owner`, the
+    rows are born leased to that worker, which sends them itself right after its commit; if
+    it dies first, the lease expires and any sender takes them."""
     if not messages:
         return []
-    lease = {}
-    if lease_owner:
-        lease = {"lease_owner": lease_owner,
-                 "lease_expires_at": utcnow() + dt.timedelta(seconds=lease_seconds)}
+    expires = utcnow() + dt.timedelta(seconds=lease_seconds) if lease_owner else None
     rows = []
     for index, chunk in enumerate(_chunks(messages, MAX_MESSAGES)):
         token = reply_token if index == 0 else None
-        rows.append(
-            _row(
-                chunk,
-                recipient=event.user_key,
-                reply_token=token,
-                token_issued_ms=event.occurred_ms if token else None,
-                inbox_event_id=event.id,
-                **lease,
-            )
-        )
-    session.add_all(rows)
+        rows.append({
+            "kind": MESSAGES, "payload": json.dumps(chunk, ensure_ascii=False),
+            "retry_key": str(uuid.uuid4()), "recipient": event.user_key, "recipients": None,
+            "reply_token": token, "token_issued_ms": event.occurred_ms if token else None,
+            "inbox_event_id": event.id, "status": OutboxMessage.PENDING, "via": None,
+            "attempts": 0, "reply_unclear": False, "lease_owner": lease_owner or None,
+            "lease_expires_at": expires, "messages": chunk,
+        })
     return rows
+
+
+def insert_rows(session: Session, rows: list[dict]) -> list[tuple[OutboxMessage, list[dict]]]:
+    """Insert `reply_rows` in the session's transaction with one executemany (RETURNING their
+    ids, no unit of work); return each as a transient OutboxMessage (in no session, so the
+    commit expires nothing) with its messages, for sending after the commit."""
+    if not rows:
+        return []
+    values = [{k: v for k, v in row.items() if k != "messages"} for row in rows]
+    ids = session.connection().execute(_insert_rows(), values).scalars().all()
+    return [(OutboxMessage(id=row_id, **value), row["messages"])
+            for row_id, value, row in zip(ids, values, rows, strict=True)]
+
+
+@functools.cache
+def _insert_rows():
+    table = OutboxMessage.__table__
+    return table.insert().returning(table.c.id, sort_by_parameter_order=True)
 
 
 def queue_push(session: Session, user_id: str, messages: list[dict]) -> list[OutboxMessage]:

@@ -3,7 +3,7 @@ the outbox. Runs as `flask --app wsgi worker` (or in-process when serving HTTP o
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import os
 import socket
@@ -17,13 +17,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import force_locale
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot import conversation, inbox
 from bot.dispatch import CONTENT, QUOTA, Dispatcher, EventContext, NeedsLine, parse_event
 from bot.extensions import db
 from bot.i18n import user_locale
 from bot.line_client import LineClient
-from bot.outbox import detached, queue_reply
+from bot.outbox import detached, insert_rows, reply_rows
 from bot.scheduler import Scheduler
 from bot.sender import LEASE_SECONDS as SEND_LEASE_SECONDS
 from bot.sender import Sender, backoff
@@ -52,6 +54,12 @@ class Stop:
 
     event: InboxEvent
     error: Exception
+
+
+@functools.cache
+def _insert_users(dialect: str):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(LineUser.__table__).on_conflict_do_nothing(index_elements=["line_user_id"])
 
 
 def make_client(app: Flask) -> LineClient:
@@ -170,10 +178,10 @@ class Worker:
             raw["source"]["userId"] for _event, raw in parsed.values()
             if isinstance(raw.get("source"), dict) and raw["source"].get("userId")))
         done: list[InboxEvent] = []
-        outgoing: list[tuple[list, LineUser | None]] = []
+        answers: list[tuple[list[dict], LineUser | None]] = []  # per event: rows, recipient
+        marks: dict[str, list[int]] = {}  # status -> ids of the events handled
         try:
-            self._users = {u.line_user_id: u for u in self.session.scalars(
-                sa.select(LineUser).where(LineUser.line_user_id.in_(user_ids)))}
+            self._users = self._load_users(user_ids)
             conversation.preload_states(self.session, user_ids)
             deadline = time.monotonic() + self.batch_seconds
             while queue and len(done) < self.batch_events:
@@ -185,28 +193,33 @@ class Worker:
                     break
                 event, raw = parsed.get(event_row.id) or parse_event(event_row.payload)
                 try:
-                    rows, user = self._step(event_row, event, raw, {})
-                except Exception as exc:  # NeedsLine, LeaseLost or a failure: see above
+                    rows, user, status = self._step(event_row, event, raw, {})
+                except Exception as exc:  # NeedsLine or a failure: see above
                     self.session.rollback()
                     queue.extendleft(reversed(done))
                     return 0, Stop(event_row, exc)
                 queue.popleft()
                 done.append(event_row)
-                outgoing.append((rows, user))
+                answers.append((rows, user))
+                marks.setdefault(status, []).append(event_row.id)
             keys = list(dict.fromkeys(e.user_key for e in done))
             held = inbox.extend_leases(self.session, keys, self.name, self.lease_seconds)
-            if len(held) < len(keys):  # taken over meanwhile: their events are not ours
+            missing = self._mark_handled(marks)
+            taken = {e.user_key for e in done if e.id in missing}
+            lost = [key for key in keys if key not in held or key in taken]
+            if lost:  # taken over meanwhile: their events are not ours
                 self.session.rollback()
-                for key in keys:
-                    if key not in held:
-                        log.warning("lease on %s lost; another worker goes on", key)
-                        stopped.add(key)
+                for key in lost:
+                    log.warning("lease on %s lost; another worker goes on", key)
+                    stopped.add(key)
                 queue.extendleft(reversed(done))
                 return 0, None
             self.session.flush()
-            outgoing = [([(detached(row), json.loads(row.payload)) for row in rows],
+            inserted = iter(insert_rows(self.session, [r for rows, _user in answers
+                                                        for r in rows]))
+            outgoing = [([next(inserted) for _row in rows],
                          detached(user) if user is not None else None)
-                        for rows, user in outgoing]
+                        for rows, user in answers]
             self.session.commit()
         finally:
             self._users = None
@@ -234,6 +247,38 @@ class Worker:
             self._record_failure(event.id, exc)
             return False  # later events of this user wait for this one's retry, keeping order
         return True
+
+    def _load_users(self, line_user_ids: list[str]) -> dict[str, LineUser]:
+        """The LineUser rows of these ids, those not known yet inserted first (one
+        executemany; as the ORM would, with the columns' defaults)."""
+        if not line_user_ids:
+            return {}
+        found = {u.line_user_id: u for u in self.session.scalars(
+            sa.select(LineUser).where(LineUser.line_user_id.in_(line_user_ids)))}
+        missing = [i for i in line_user_ids if i not in found]
+        if missing:
+            connection = self.session.connection()
+            connection.execute(_insert_users(connection.dialect.name),
+                               [{"line_user_id": i, "followed": True} for i in missing])
+            found.update({u.line_user_id: u for u in self.session.scalars(
+                sa.select(LineUser).where(LineUser.line_user_id.in_(missing)))})
+        return found
+
+    def _mark_handled(self, marks: dict[str, list[int]]) -> set[int]:
+        """Mark these events handled (status -> ids), each only if still pending; return the
+        ids that were not (another worker handled them: our lease was not ours any more)."""
+        now = utcnow()
+        table = InboxEvent.__table__
+        missing: set[int] = set()
+        for status, ids in marks.items():
+            marked = self.session.connection().execute(
+                table.update()
+                .where(table.c.id.in_(ids), table.c.status == InboxEvent.PENDING)
+                .values(status=status, handled_at=now, attempts=table.c.attempts + 1)
+                .returning(table.c.id)
+            ).scalars().all()
+            missing.update(set(ids) - set(marked))
+        return missing
 
     def _user(self, raw: dict) -> LineUser | None:
         source = raw.get("source") or {}
@@ -270,39 +315,30 @@ class Worker:
                 fetched[need.key] = self._fetch(need.key, raw)
 
     def _run_step(self, event_row: InboxEvent, event, raw: dict, fetched: dict) -> None:
+        rows, user, status = self._step(event_row, event, raw, fetched)
         if not inbox.extend_lease(self.session, event_row.user_key, self.name, self.lease_seconds):
             raise LeaseLost(event_row.user_key)
-        rows, user = self._step(event_row, event, raw, fetched)
+        if self._mark_handled({status: [event_row.id]}):
+            raise LeaseLost(event_row.user_key)
         self.session.flush()
-        outgoing = [(detached(row), json.loads(row.payload)) for row in rows]
+        outgoing = insert_rows(self.session, rows)
         recipient = detached(user) if user is not None else None
         self.session.commit()
         self._send_now(outgoing, recipient)
 
     def _step(self, event_row: InboxEvent, event, raw: dict, fetched: dict
-              ) -> tuple[list, LineUser | None]:
-        """Within the caller's transaction: run the event's handler, queue its answer (rows
-        born leased to this worker) and mark the event handled; return the rows and user."""
+              ) -> tuple[list[dict], LineUser | None, str]:
+        """Within the caller's transaction, run the event's handler; return its answer (the
+        outbox rows to insert, born leased to this worker: bot.outbox.reply_rows), the user,
+        and the status the event is to be marked with (`_mark_handled`)."""
         user = self._user(raw)
         ctx = EventContext(event=event, raw=raw, inbox_event=event_row, session=self.session,
                            user=user, fetched=fetched)
         with force_locale(user_locale(user.language if user else None)):
             self.dispatcher.dispatch(ctx)
-            rows = queue_reply(self.session, event_row, ctx.reply_token, ctx.messages,
-                               lease_owner=self.name, lease_seconds=self.send_lease_seconds)
-        done = self.session.execute(
-            sa.update(InboxEvent)
-            .where(InboxEvent.id == event_row.id, InboxEvent.status == InboxEvent.PENDING)
-            .values(
-                status=InboxEvent.DONE if ctx.can_send else InboxEvent.SKIPPED,
-                handled_at=utcnow(),
-                attempts=InboxEvent.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if done != 1:
-            raise LeaseLost(event_row.user_key)
-        return rows, user
+            rows = reply_rows(event_row, ctx.reply_token, ctx.messages,
+                              lease_owner=self.name, lease_seconds=self.send_lease_seconds)
+        return rows, user, InboxEvent.DONE if ctx.can_send else InboxEvent.SKIPPED
 
     def _fetch(self, key: tuple[str, ...], raw: dict):
         """Make the LINE call a step asked for; the caller holds no transaction."""
