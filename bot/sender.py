@@ -21,6 +21,7 @@ import logging
 import random
 import threading
 import time
+from concurrent.futures import Executor
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session, aliased
 from bot import line_client as lc
 from bot import richmenu
 from bot.i18n import user_locale
-from bot.outbox import render
+from bot.outbox import MESSAGES, render
 from bot.quiet_hours import QuietHours, from_config
 from models import BANGKOK, LineUser, OutboxMessage, ServiceState, utcnow
 
@@ -110,11 +111,16 @@ class Sender:
     """Delivers due outbox rows; one instance per worker process or thread."""
 
     def __init__(self, session: Session, client: lc.LineClient, owner: str, clock=utcnow,
-                 quiet: QuietHours | None | str = "config", defer_finish: bool = False):
+                 quiet: QuietHours | None | str = "config", defer_finish: bool = False,
+                 pool: Executor | None = None):
         self.session = session
         # outcomes held back to be written together (finish_deferred): the worker's answers
         # sent right after their batch's commit are recorded in one transaction, not one each
         self.deferred: list[tuple[int, dict]] | None = [] if defer_finish else None
+        # with defer_finish and a pool of threads, `deliver` only queues the row, and
+        # finish_deferred makes the replies of different users side by side (_send_queued)
+        self.pool = pool if defer_finish else None
+        self.queued: list[tuple[OutboxMessage, LineUser | None, list[dict]]] = []
         self.client = client
         self.owner = owner
         self.clock = clock
@@ -272,10 +278,13 @@ class Sender:
         self._finish(row_id)
 
     def finish_deferred(self) -> None:
-        """Write the outcomes held back, in one transaction: one executemany per shape of
-        outcome, each row only if we still hold its lease. A crash before this commit leaves
-        the rows leased to us: a sender takes them over when the lease runs out, as unclear
-        tries (a retried reply that finds its token used is delivered-uncertain)."""
+        """Send what `deliver` queued (with a pool), then write the outcomes held back, in one
+        transaction: one executemany per shape of outcome, each row only if we still hold its
+        lease. A crash before this commit leaves the rows leased to us: a sender takes them
+        over when the lease runs out, as unclear tries (a retried reply that finds its token
+        used is delivered-uncertain)."""
+        if self.queued:
+            self._send_queued()
         if not self.deferred:
             return
         held, self.deferred = self.deferred, []
@@ -334,7 +343,78 @@ class Sender:
         return row, user, messages
 
     def deliver(self, row: OutboxMessage, user: LineUser | None, messages: list[dict]) -> None:
-        """Send one claimed row (its lease held by this sender) and record the outcome."""
+        """Send one claimed row (its lease held by this sender) and record the outcome (with
+        a pool: queue it, for finish_deferred)."""
+        if self.pool is not None:
+            self.queued.append((row, user, messages))
+            return
+        self._deliver(row, user, messages)
+
+    def _first_reply(self, row: OutboxMessage) -> bool:
+        """Would `_reply` start with a call to LINE's reply API (not a push, not a give-up)?"""
+        if row.kind != MESSAGES or row.recipients or not row.reply_token or row.via == "push":
+            return False
+        age_ms = int(self.clock().timestamp() * 1000) - (row.token_issued_ms or 0)
+        if row.attempts == 0 and not row.reply_unclear and age_ms > PUSH_AFTER_TOKEN_AGE_MS:
+            return False
+        return not (row.reply_unclear and age_ms >= TOKEN_LIFETIME_MS)
+
+    def _replies_in_order(self, calls: list[tuple[str, list[dict]]]) -> list[lc.SendResult]:
+        """One user's replies, one after another (their order is the user's), stopping after
+        the first that LINE did not take: what follows it waits for its outcome."""
+        results = []
+        for token, messages in calls:
+            results.append(self.client.reply(token, messages))
+            if not results[-1].delivered:
+                break
+        return results
+
+    def _send_queued(self) -> None:
+        """Deliver the queued rows: the reply calls of different users side by side on the
+        pool (the round trip to LINE, not our CPU, is most of a reply's time), each user's in
+        order; then every row's outcome in queue order, here, and the rows not replied ahead
+        (pushes, a user's rows after a refused reply) the usual way, in order too."""
+        queued, self.queued = self.queued, []
+        by_user: dict[str | None, list[OutboxMessage]] = {}
+        for row, _user, _messages in queued:
+            by_user.setdefault(row.recipient, []).append(row)
+        messages_of = {id(row): messages for row, _user, messages in queued}
+        ahead: dict[str | None, list[OutboxMessage]] = {}
+        for recipient, rows in by_user.items():
+            for row in rows:  # the user's leading run of plain first replies
+                if not self._first_reply(row):
+                    break
+                ahead.setdefault(recipient, []).append(row)
+        futures = {recipient: self.pool.submit(
+                       self._replies_in_order,
+                       [(row.reply_token, messages_of[id(row)]) for row in rows])
+                   for recipient, rows in ahead.items()}
+        results: dict[int, lc.SendResult] = {}
+        for recipient, rows in ahead.items():
+            try:
+                answers = futures[recipient].result()
+            except Exception:  # not called, or no answer: the usual way below decides
+                log.exception("replies to %s could not be made", recipient)
+                continue
+            results.update({id(row): result for row, result in zip(rows, answers,
+                                                                   strict=False)})
+        call_seconds = sum(self.client.timeout)  # the longest one call to LINE can take
+        for row, user, messages in queued:
+            try:
+                if id(row) in results:
+                    self._reply(row, messages, user, result=results[id(row)])
+                elif (row.lease_expires_at is not None and
+                      (row.lease_expires_at - self.clock()).total_seconds() < call_seconds):
+                    # earlier calls were slow: the lease could run out during this one and a
+                    # sender take the row over meanwhile; give it back untried instead
+                    self.release(row.id)
+                else:
+                    self._deliver(row, user, messages)
+            except Exception:  # the lease runs out and a sender round takes the row over
+                log.exception("outbox row %s not sent at once", row.id)
+                self.session.rollback()
+
+    def _deliver(self, row: OutboxMessage, user: LineUser | None, messages: list[dict]) -> None:
         if row.kind == richmenu.LINK_KIND:  # not a message: link the user's rich menu
             richmenu.deliver_link(self, row, user)
             return
@@ -346,19 +426,33 @@ class Sender:
             return
         self._push(row, messages, user)
 
-    def _reply(self, row: OutboxMessage, messages: list[dict], user: LineUser | None) -> None:
+    def _reply(self, row: OutboxMessage, messages: list[dict], user: LineUser | None,
+               result: lc.SendResult | None = None) -> None:
+        """Reply (or push, or give up) by the rules above; `result`: the reply call was
+        made already (_send_queued), only its outcome is left."""
+        if result is None:
+            result = self._reply_call(row, messages, user)
+            if result is None:
+                return
+        self._reply_outcome(row, messages, user, result)
+
+    def _reply_call(self, row: OutboxMessage, messages: list[dict], user: LineUser | None
+                    ) -> lc.SendResult | None:
         age_ms = int(self.clock().timestamp() * 1000) - (row.token_issued_ms or 0)
         if row.attempts == 0 and not row.reply_unclear and age_ms > PUSH_AFTER_TOKEN_AGE_MS:
             log.info("outbox %s: reply token %.0f s old before the first try: push", row.id,
                      age_ms / 1000)
             row.via = "push"
             self._push(row, messages, user)
-            return
+            return None
         if row.reply_unclear and age_ms >= TOKEN_LIFETIME_MS:
             # the unclear first try may have landed and the token can no longer tell us
             self._finish(row.id, status=OutboxMessage.UNCERTAIN, via="reply")
-            return
-        result = self.client.reply(row.reply_token, messages)
+            return None
+        return self.client.reply(row.reply_token, messages)
+
+    def _reply_outcome(self, row: OutboxMessage, messages: list[dict], user: LineUser | None,
+                       result: lc.SendResult) -> None:
         attempts = row.attempts + 1
         common = {"attempts": attempts, "last_status": result.status,
                   "request_id": result.request_id}

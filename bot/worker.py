@@ -12,6 +12,7 @@ import time
 import traceback
 import uuid
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -41,6 +42,7 @@ EVENTS_PER_LEASE = 50
 MAX_LINE_FETCHES = 4  # LINE calls one step may ask for before it is taken for a bug
 BATCH_EVENTS = 20
 BATCH_MS = 15
+SEND_THREADS = 8
 
 
 class LeaseLost(RuntimeError):
@@ -90,13 +92,15 @@ class Worker:
         self.send_lease_seconds = min(
             float(app.config.get("SENDER_LEASE_SECONDS", SEND_LEASE_SECONDS)),
             connect + read + 5)
-        self.call_seconds = connect + read  # the longest one call to LINE can take
         self.sent_now = 0  # rows sent right after their event, counted into run_once
         # events handled in one transaction: at most this many, and no more once it has been
         # open this long (on SQLite the webhook's inserts wait for its write lock)
         self.batch_events = int(app.config.get("WORKER_BATCH_EVENTS", BATCH_EVENTS))
         self.batch_seconds = float(app.config.get("WORKER_BATCH_MS", BATCH_MS)) / 1000
         self._users: dict[str, LineUser] | None = None  # the batch's users, read ahead
+        # a batch's replies to different users are made side by side (bot.sender)
+        self.pool = ThreadPoolExecutor(int(app.config.get("WORKER_SEND_THREADS", SEND_THREADS)),
+                                       thread_name_prefix="samoe-send")
         self._sender: Sender | None = None  # the batch's sender, while it sends its answers
         warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
@@ -224,7 +228,8 @@ class Worker:
         finally:
             self._users = None
             conversation.forget_states(self.session)
-        self._sender = sender = Sender(self.session, self.client, self.name, defer_finish=True)
+        self._sender = sender = Sender(self.session, self.client, self.name, defer_finish=True,
+                                       pool=self.pool)
         try:
             for rows, user in outgoing:
                 self._send_now(rows, user)
@@ -357,12 +362,6 @@ class Worker:
             return
         sender = self._sender or Sender(self.session, self.client, self.name)
         for row, messages in outgoing:
-            if (self._sender is not None and row.lease_expires_at is not None
-                    and (row.lease_expires_at - utcnow()).total_seconds() < self.call_seconds):
-                # the batch's earlier calls were slow: its lease could run out during this
-                # call and a sender take it over; give it back untried instead
-                sender.release(row.id)
-                continue
             try:
                 sender.deliver(row, user, messages)
                 self.sent_now += 1

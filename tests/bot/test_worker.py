@@ -179,3 +179,60 @@ def test_a_worker_killed_between_claim_and_commit_loses_nothing(app, emulator, s
     session.expire_all()
     rows = session.scalars(sa.select(InboxEvent).order_by(InboxEvent.occurred_ms)).all()
     assert [r.status for r in rows] == [InboxEvent.DONE, InboxEvent.DONE]
+
+
+def _two_messages_each(emulator, users) -> None:
+    base = int(time.time() * 1000)
+    for i in range(2):
+        for user in users:
+            emulator.events(user=user, events=[{
+                "type": "message", "timestamp": base + i,
+                "message": {"type": "text", "text": f"{user[-1]}-{i:02d}"}}])
+
+
+def test_a_batchs_replies_to_different_users_go_side_by_side_each_users_in_order(
+        app, emulator, session):
+    """One batch, two users with two events each: while LINE is slow to take the first user's
+    first reply, the second user's replies go (bot.sender: a pool of threads), and each
+    user's replies still land in the order of their events."""
+    seen: list[str] = []
+    _two_messages_each(emulator, (USER, OTHER))
+    first = session.scalar(sa.select(InboxEvent).where(InboxEvent.user_key == USER)
+                           .order_by(InboxEvent.occurred_ms))
+    slow_token = json.loads(first.payload)["replyToken"]
+    session.rollback()
+    with app.app_context():
+        worker = recording_worker(app, seen)
+        real_reply = worker.client.reply
+
+        def reply(token, messages):
+            if token == slow_token:
+                time.sleep(1.5)  # LINE takes its time with this one, then takes it
+            return real_reply(token, messages)
+
+        worker.client.reply = reply
+        assert worker.handle_inbox() == 4
+    assert seen == ["1-00", "1-01", "2-00", "2-01"]  # handled in one batch, in queue order
+    landed = [(to, m["text"]) for item in emulator.sent() for to in item["to"]
+              for m in item["messages"]]
+    assert landed == [(OTHER, "ok:2-00"), (OTHER, "ok:2-01"),
+                      (USER, "ok:1-00"), (USER, "ok:1-01")]
+    session.expire_all()
+    assert session.scalars(sa.select(OutboxMessage.status)).all() == [OutboxMessage.SENT] * 4
+
+
+def test_a_refused_reply_is_pushed_before_the_same_users_next_reply(app, emulator, session):
+    """The first reply of a batch is refused (a used token): its push goes before that
+    user's next reply, which waits for it rather than going ahead on another thread."""
+    seen: list[str] = []
+    _two_messages_each(emulator, (USER,))
+    emulator.fault("reply", status=400, body={"message": "Invalid reply token"})
+    with app.app_context():
+        assert recording_worker(app, seen).handle_inbox() == 2
+    sent = emulator.sent(USER)
+    assert [(item["endpoint"], texts([item])) for item in sent] == [
+        ("push", ["ok:1-00"]), ("reply", ["ok:1-01"])]
+    session.expire_all()
+    rows = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(r.status, r.via) for r in rows] == [(OutboxMessage.SENT, "push"),
+                                                (OutboxMessage.SENT, "reply")]
