@@ -21,6 +21,7 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from models import InboxEvent, InboxLease, utcnow
@@ -73,8 +74,10 @@ def parse_payload(body: str) -> tuple[list[dict], str | None]:
     return data["events"], destination if isinstance(destination, str) else None
 
 
-def store_events(session: Session, events: list[dict], destination: str | None) -> StoreResult:
-    """Insert each event once (by webhookEventId); duplicates and redeliveries are ignored."""
+def store_events(bind: Session | Connection, events: list[dict],
+                 destination: str | None) -> StoreResult:
+    """Insert each event once (by webhookEventId) in the transaction of `bind` (a session or
+    a connection); duplicates and redeliveries are ignored."""
     if not events:
         return StoreResult(0, 0)
     now = utcnow()
@@ -95,7 +98,7 @@ def store_events(session: Session, events: list[dict], destination: str | None) 
         for event in events
     ]
     stored = 0
-    connection = session.connection()
+    connection = bind if isinstance(bind, Connection) else bind.connection()
     statement = _insert_events(connection.dialect.name)
     for row in rows:  # one cached Core statement, bound parameters: nothing compiled per request
         stored += len(connection.execute(statement, row).all())
