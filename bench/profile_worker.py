@@ -152,7 +152,11 @@ def run_phases(db_kind: str, args, url: str) -> dict:
     from bot.worker import Worker
     from models import InboxEvent, OutboxMessage
 
-    app = create_app({"TESTING": False})
+    config = {"TESTING": False}
+    for item in args.config:
+        key, _, value = item.partition("=")
+        config[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    app = create_app(config)
     app.add_url_rule("/profile-noop", "profile_noop", lambda: ("", 200), methods=["POST"])
     client = app.test_client()
     n, users = args.events, args.users
@@ -262,6 +266,8 @@ def main() -> int:
     parser.add_argument("--profile", choices=["worker", "webhook"], default=None)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--verbose", action="store_true", help="print every round")
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="app config for the run, e.g. WORKER_BATCH_EVENTS=50 (repeatable)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of N events (new users each); min, median and max shown")
     args = parser.parse_args()
@@ -276,6 +282,8 @@ def main() -> int:
                 argv += ["--profile", args.profile]
             if args.verbose:
                 argv.append("--verbose")
+            for item in args.config:
+                argv += ["--config", item]
             rc |= subprocess.call(argv)
         return rc
     procs = Processes()

@@ -40,8 +40,10 @@ LEASE_SECONDS = 30
 MAX_EVENT_ATTEMPTS = 5
 EVENTS_PER_LEASE = 50
 MAX_LINE_FETCHES = 4  # LINE calls one step may ask for before it is taken for a bug
-BATCH_EVENTS = 20
-BATCH_MS = 15
+CLAIM_USERS = 50  # users leased by one round
+BATCH_EVENTS = 50
+BATCH_MS = 50
+BATCH_MS_SQLITE = 15  # on SQLite the webhook's inserts wait for the batch's write lock
 SEND_THREADS = 8
 
 
@@ -96,7 +98,10 @@ class Worker:
         # events handled in one transaction: at most this many, and no more once it has been
         # open this long (on SQLite the webhook's inserts wait for its write lock)
         self.batch_events = int(app.config.get("WORKER_BATCH_EVENTS", BATCH_EVENTS))
-        self.batch_seconds = float(app.config.get("WORKER_BATCH_MS", BATCH_MS)) / 1000
+        self.claim_users = int(app.config.get("WORKER_CLAIM_USERS", CLAIM_USERS))
+        sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        self.batch_seconds = float(app.config.get(
+            "WORKER_BATCH_MS", BATCH_MS_SQLITE if sqlite else BATCH_MS)) / 1000
         self._users: dict[str, LineUser] | None = None  # the batch's users, read ahead
         # a batch's replies to different users are made side by side (bot.sender)
         self.pool = ThreadPoolExecutor(int(app.config.get("WORKER_SEND_THREADS", SEND_THREADS)),
@@ -116,12 +121,12 @@ class Worker:
 
     # -- the inbox ---------------------------------------------------------------------------
 
-    def handle_inbox(self, limit_users: int = 20) -> int:
+    def handle_inbox(self, limit_users: int | None = None) -> int:
         """Handle the due events of up to `limit_users` users (leased together, given back
         together: bot.inbox.claim), in batches of one transaction each (`_batch`); return
         how many were handled."""
-        claim = inbox.claim(self.session, self.name, self.lease_seconds, limit_users,
-                            EVENTS_PER_LEASE)
+        claim = inbox.claim(self.session, self.name, self.lease_seconds,
+                            limit_users or self.claim_users, EVENTS_PER_LEASE)
         queue = deque(event for key in claim.user_keys for event in claim.events[key])
         stopped: set[str] = set()  # users whose lease was lost or whose event failed
         stop: Stop | None = None  # the event that stopped a batch: batches end before it
