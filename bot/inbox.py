@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -103,6 +104,77 @@ def store_events(bind: Session | Connection, events: list[dict],
     for row in rows:  # one cached Core statement, bound parameters: nothing compiled per request
         stored += len(connection.execute(statement, row).all())
     return StoreResult(stored, len(rows) - stored)
+
+
+class GroupCommit:
+    """Concurrent webhook requests of one process stored in one transaction (SQLite).
+
+    SQLite has one writer at a time, and each commit is a flush to disk: with several request
+    threads in a process, each taking the write lock for its own insert, they queue behind
+    each other and SQLite's busy handler (sleeps of 1, 2, 5, 10 ... ms). Here a request
+    joins the open batch; the first to join it waits for the previous batch's commit, then
+    closes the batch and stores every request's events in one transaction. Each request is
+    answered only after that commit, so an acknowledged event is always committed. If the
+    batch's transaction fails, its requests are stored one by one, so one bad request cannot
+    fail the others; a request whose own transaction fails gets the error (503).
+    """
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.mutex = threading.Lock()  # guards `open`
+        self.writing = threading.Lock()  # one batch written at a time
+        self.open: _Batch | None = None
+
+    def store(self, events: list[dict], destination: str | None) -> StoreResult:
+        with self.mutex:
+            batch = self.open
+            leader = batch is None
+            if leader:
+                batch = self.open = _Batch()
+            index = len(batch.items)
+            batch.items.append((events, destination))
+        if leader:
+            with self.writing:  # meanwhile, later requests join this batch
+                with self.mutex:
+                    self.open = None
+                batch.write(self.engine)
+        else:
+            batch.done.wait()
+        result = batch.results[index]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.items: list[tuple[list[dict], str | None]] = []
+        self.results: list[StoreResult | Exception] = []
+        self.done = threading.Event()
+
+    def write(self, engine) -> None:
+        try:
+            try:
+                with engine.begin() as connection:
+                    self.results = [store_events(connection, events, destination)
+                                    for events, destination in self.items]
+            except Exception:
+                if len(self.items) == 1:
+                    raise
+                self.results = [_store_alone(engine, events, destination)
+                                for events, destination in self.items]
+        except Exception as exc:
+            self.results = [exc]
+        finally:
+            self.done.set()
+
+
+def _store_alone(engine, events: list[dict], destination: str | None):
+    try:
+        with engine.begin() as connection:
+            return store_events(connection, events, destination)
+    except Exception as exc:
+        return exc
 
 
 @cache

@@ -25,6 +25,21 @@ def _answer(status: int, message: str):
     return jsonify(message=message), status
 
 
+def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
+    """Store the events and commit: on SQLite through the process's group commit
+    (bot.inbox.GroupCommit), elsewhere on a connection of its own (not the ORM session:
+    the insert and the commit are all this request does with the database)."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        writer = current_app.extensions.get("samoe.inbox_writer")
+        if writer is None:  # one per app and process (setdefault: one even if two race)
+            writer = current_app.extensions.setdefault("samoe.inbox_writer",
+                                                       inbox.GroupCommit(engine))
+        return writer.store(events, destination)
+    with engine.begin() as connection:
+        return inbox.store_events(connection, events, destination)
+
+
 @bp.post("/callback")
 def callback():
     """Receive a LINE webhook request."""
@@ -40,10 +55,7 @@ def callback():
         log.warning("webhook refused: %s", exc)
         return _answer(400, "malformed webhook body")
     try:
-        # a connection of its own, not the ORM session: the insert and commit are all this
-        # request does with the database (bench/profile_worker.py measures what it costs)
-        with db.engine.begin() as connection:
-            result = inbox.store_events(connection, events, destination)
+        result = _store(events, destination)
     except SQLAlchemyError:
         log.exception("webhook events not stored: database unavailable")
         return _answer(503, "temporarily unavailable")

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+
 from bot import inbox
 from bot.extensions import db
 
@@ -39,3 +48,76 @@ def test_events_without_a_user_are_keyed_by_their_own_id():
     assert inbox.user_key_of({"webhookEventId": "E9", "source": None}) == "~E9"
     assert inbox.user_key_of({"webhookEventId": "E9",
                               "source": {"type": "room", "roomId": "R1"}}) == "R1"
+
+
+def _sqlite_path(app) -> str:
+    url = app.config["TEST_DATABASE_URL"]
+    if not url.startswith("sqlite"):
+        pytest.skip("the group commit is the webhook's on SQLite")
+    return urlsplit(url).path
+
+
+def _stored_ids(path: str) -> set[str]:
+    with closing(sqlite3.connect(path)) as other:
+        return {row[0] for row in other.execute("SELECT webhook_event_id FROM inbox_events")}
+
+
+def _in_one_batch(app, events: list[dict]) -> tuple[list, list[str], int]:
+    """Store each event from its own thread (as concurrent webhook requests of one process),
+    while another connection holds SQLite's write lock: the first request's batch waits for
+    it, the others gather in the next one. Returns each request's result (or error), which
+    of its own events each request saw committed when it was answered, and the commits."""
+    path = _sqlite_path(app)
+    with app.app_context():
+        engine = db.engine
+        writer = inbox.GroupCommit(engine)
+        commits = []
+
+        def count(connection) -> None:
+            commits.append(connection)
+
+        sa.event.listen(engine, "commit", count)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        results: list = [None] * len(events)
+        seen: list = [None] * len(events)
+
+        def request(i: int) -> None:
+            try:
+                results[i] = writer.store([events[i]], None)
+            except Exception as exc:  # noqa: BLE001 (the test looks at it)
+                results[i] = exc
+            seen[i] = events[i]["webhookEventId"] in _stored_ids(path)
+
+        threads = [threading.Thread(target=request, args=(0,))]
+        threads[0].start()
+        time.sleep(0.3)  # the first request waits for the write lock, its batch closed
+        threads += [threading.Thread(target=request, args=(i,)) for i in range(1, len(events))]
+        for thread in threads[1:]:
+            thread.start()
+        time.sleep(0.3)  # they all joined the next batch
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        sa.event.remove(engine, "commit", count)
+    return results, seen, len(commits)
+
+
+def test_concurrent_webhook_requests_share_one_commit_and_are_answered_after_it(app):
+    events = [_event(f"G{i}", user="U" + f"{i:x}" * 32, ts=i + 1) for i in range(6)]
+    results, seen, commits = _in_one_batch(app, events)
+    assert [(r.stored, r.duplicates) for r in results] == [(1, 0)] * 6
+    assert seen == [True] * 6  # each answered only once its event was committed
+    assert commits == 2  # the first request's batch, then the five others together
+    assert _stored_ids(_sqlite_path(app)) == {f"G{i}" for i in range(6)}
+
+
+def test_a_request_that_cannot_be_stored_does_not_fail_its_batch(app):
+    events = [_event(f"H{i}", ts=i + 1) for i in range(4)]
+    events[2]["timestamp"] = 2**70  # no database integer holds it
+    results, seen, commits = _in_one_batch(app, events)
+    assert isinstance(results[2], Exception)
+    assert [(r.stored, r.duplicates) for i, r in enumerate(results) if i != 2] == [(1, 0)] * 3
+    assert seen == [True, True, False, True]
+    assert _stored_ids(_sqlite_path(app)) == {"H0", "H1", "H3"}
