@@ -110,10 +110,10 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                         help="distinct LINE users the events come from (default 1000)")
     parser.add_argument("--samoe-workers", type=int, default=2,
                         help="`flask worker` processes beside Samoe's gunicorn (default 2)")
-    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="sync",
-                        help="gunicorn worker class for Samoe (default sync)")
-    parser.add_argument("--echo-worker-class", choices=("gthread", "sync"), default="sync",
-                        help="gunicorn worker class for the Python echo (default sync)")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn worker class for Samoe (default gthread)")
+    parser.add_argument("--echo-worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn worker class for the Python echo (default gthread)")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     parser.add_argument("--emulator-db", choices=("sqlite", "postgresql"), default="sqlite",
                         help="the emulator's own state (sqlite: a file on /dev/shm)")
