@@ -369,6 +369,17 @@ class Sender:
                 break
         return results
 
+    def _replies_of(self, share: list[tuple[str | None, list[OutboxMessage]]],
+                    messages_of: dict[int, list[dict]]) -> dict[int, lc.SendResult]:
+        """The reply calls of some users (on a pool thread): {id(row): result}."""
+        results: dict[int, lc.SendResult] = {}
+        for _recipient, rows in share:
+            answers = self._replies_in_order(
+                [(row.reply_token, messages_of[id(row)]) for row in rows])
+            results.update({id(row): answer for row, answer in zip(rows, answers,
+                                                                   strict=False)})
+        return results
+
     def _send_queued(self) -> None:
         """Deliver the queued rows: the reply calls of different users side by side on the
         pool (the round trip to LINE, not our CPU, is most of a reply's time), each user's in
@@ -385,19 +396,17 @@ class Sender:
                 if not self._first_reply(row):
                     break
                 ahead.setdefault(recipient, []).append(row)
-        futures = {recipient: self.pool.submit(
-                       self._replies_in_order,
-                       [(row.reply_token, messages_of[id(row)]) for row in rows])
-                   for recipient, rows in ahead.items()}
+        # as many tasks as threads, each with its share of the users (a task per user cost
+        # more hand-overs between threads than the calls gained)
+        width = max(1, min(len(ahead), getattr(self.pool, "_max_workers", 8)))
+        shares = [list(ahead.items())[i::width] for i in range(width)]
+        tasks = [self.pool.submit(self._replies_of, share, messages_of) for share in shares]
         results: dict[int, lc.SendResult] = {}
-        for recipient, rows in ahead.items():
+        for task in tasks:
             try:
-                answers = futures[recipient].result()
+                results.update(task.result())
             except Exception:  # not called, or no answer: the usual way below decides
-                log.exception("replies to %s could not be made", recipient)
-                continue
-            results.update({id(row): result for row, result in zip(rows, answers,
-                                                                   strict=False)})
+                log.exception("replies could not be made ahead")
         call_seconds = sum(self.client.timeout)  # the longest one call to LINE can take
         for row, user, messages in queued:
             try:
