@@ -48,7 +48,6 @@ from bot.thai_text import (
 from models import BANGKOK, Area, Case, utcnow
 from services import cases, deadlines
 
-STATEMENT_VERSION = "2026-11-v1"
 NAME_MAX = 120
 NOTE_MAX = 1000
 SKIP = Choice("__skip__", _l("None / don't know"))
