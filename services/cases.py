@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from pythainlp.util import normalize as thai_normalize
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -68,8 +69,32 @@ ROUTING: dict[str, tuple[str, str]] = {
     "out_of_school": ("LEARN", "district"),
 }
 
-#: The version of the consent statement read to the guardian (bump it when its words change).
+#: The consent statements read to the guardian, by version: (the question, the details given
+#: on request), both in the catalogs. Change the words only by adding a new version (and making
+#: it CONSENT_STATEMENT_VERSION): each consent record names the version its guardian heard, and
+#: a guardian's export shows that version's words.
+CONSENT_STATEMENTS = {
+    "2569-1": (
+        _l("(Volunteer, please read this to the guardian first.) Samoe shares the child's "
+           "information only with the agencies that help children in Khon Kaen province, so "
+           "that the child can learn and get help. Does the guardian agree?"),
+        _l("Details: the child's name, age, address, situation and photo are seen only by "
+           "officers of the agencies that help the child (education, health, social "
+           "development, local government, learning promotion). They are used to help the "
+           "child and to follow up, never sold or published. The guardian can ask to see, "
+           "correct or delete them, or withdraw consent, at any time."),
+    ),
+}
+#: The version read to guardians now (the newest of CONSENT_STATEMENTS).
 CONSENT_STATEMENT_VERSION = "2569-1"
+
+
+def consent_statement(version: str | None) -> str | None:
+    """The words of consent statement `version` (question and details) in the current
+    language, or None for a version Samoe does not know."""
+    if version not in CONSENT_STATEMENTS:
+        return None
+    return " ".join(str(part) for part in CONSENT_STATEMENTS[version])
 LINK_CODE_VALID_FOR = dt.timedelta(days=7)
 
 

@@ -65,7 +65,7 @@ from models import (
     Visit,
     utcnow,
 )
-from services import access, audit, retention
+from services import access, audit, cases, retention
 from services.access import Actor
 from services.workflow import TEXT_LIMIT, WorkflowError, _text
 
@@ -166,7 +166,8 @@ def collect(session: Session, case: Case, now: dt.datetime | None = None) -> dic
             "display_name": reporter.display_name, "line_user_id": reporter.line_user_id},
         "consents": [
             {"id": c.id, "guardian_name": c.guardian_name, "purposes": list(c.purposes or []),
-             "statement_version": c.statement_version, "channel": c.channel,
+             "statement_version": c.statement_version,
+             "statement": cases.consent_statement(c.statement_version), "channel": c.channel,
              "recorded_by": c.recorded_by, "recorded_at": c.recorded_at,
              "withdrawn_at": c.withdrawn_at}
             for c in _rows(session, Consent, Consent.id)(cid)],

@@ -298,22 +298,15 @@ class ConsentStep(ChoiceStep):
 
     def prompt(self, ctx, draft, page: int = 0):
         items = choice_items(self.name, CONSENT)
-        return [text(_("(Volunteer, please read this to the guardian first.) Samoe shares the "
-                       "child's information only with the agencies that help children in "
-                       "Khon Kaen province, so that the child can learn and get help. Does the "
-                       "guardian agree?"), items)]
+        question, _details = cases.CONSENT_STATEMENTS[cases.CONSENT_STATEMENT_VERSION]
+        return [text(str(question), items)]
 
     def take(self, ctx, draft, turn):
         outcome = super().take(ctx, draft, turn)
         if draft.get("consent") == "read":
             draft.pop("consent")
-            return Reask([text(_("Details: the child's name, age, address, situation and photo "
-                                 "are seen only by officers of the agencies that help the child "
-                                 "(education, health, social development, local government, "
-                                 "learning promotion). They are used to help the child and to "
-                                 "follow up, never sold or published. The guardian can ask to "
-                                 "see, correct or delete them, or withdraw consent, at any "
-                                 "time.")), *self.prompt(ctx, draft)])
+            _question, details = cases.CONSENT_STATEMENTS[cases.CONSENT_STATEMENT_VERSION]
+            return Reask([text(str(details)), *self.prompt(ctx, draft)])
         return outcome
 
 

@@ -468,3 +468,19 @@ def test_a_link_code_is_six_digits_stored_as_a_keyed_hash(app, session, voluntee
 ])
 def test_names_lose_their_titles_for_calling_a_child(written, plain):
     assert cases.without_titles(written) == plain
+
+
+def test_every_consent_statement_version_has_its_words_in_both_languages(app):
+    from flask_babel import force_locale
+
+    assert cases.CONSENT_STATEMENT_VERSION in cases.CONSENT_STATEMENTS
+    assert cases.consent_statement("1999-unknown") is None
+    assert cases.consent_statement(None) is None
+    with app.test_request_context():
+        for version in cases.CONSENT_STATEMENTS:
+            with force_locale("en"):
+                english = cases.consent_statement(version)
+            with force_locale("th"):
+                thai = cases.consent_statement(version)
+            assert english.startswith("(Volunteer, please read this")
+            assert thai != english and re.search("[\u0e00-\u0e7f]{20}", thai), version

@@ -33,7 +33,7 @@ from models import (
     TimelineEntry,
     Visit,
 )
-from services import access, audit, stats, subject_rights, workflow
+from services import access, audit, cases, stats, subject_rights, workflow
 from services.subject_rights import RightsError
 from tests import factories as f
 from tests.rights_support import CHILD, ID_NUMBER, NOTES, PHOTO, full_case
@@ -76,6 +76,10 @@ def test_the_export_holds_every_kind_of_data_and_is_audited(s, full):
     assert data["reporter"]["line_user_id"] == full.volunteer_line_id
     assert data["consents"][0]["purposes"] == ["share_with_agencies", "photo"]
     assert data["consents"][0]["recorded_at"] is not None
+    # the words the guardian heard, of the version recorded with the consent, in Thai
+    assert data["consents"][0]["statement_version"] == cases.CONSENT_STATEMENT_VERSION
+    assert data["consents"][0]["statement"].startswith("(อสม. อ่านให้ผู้ปกครองฟังก่อนนะคะ)")
+    assert "รายละเอียด: ชื่อ อายุ ที่อยู่" in data["consents"][0]["statement"]
     kinds = [e["kind"] for e in data["timeline"]]
     for kind in ("created", "consent", "link_code", "guardian_linked", "status", "service",
                  "confirmation", "visit", "appointment", "note", "referred"):
