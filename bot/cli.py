@@ -1,6 +1,6 @@
-"""Commands: `worker`, `scheduler`, `set-deadlines`, `seed-demo`, `translate`, `backup` and
-`restore`, accounts and codes. Logs go to stderr; the last line of stdout is only the value a
-command made."""
+"""Commands: `worker`, `scheduler`, `dashboard refresh`, `set-deadlines`, `seed-demo`, `translate`,
+`backup` and `restore`, accounts and codes. Logs go to stderr; the last line of stdout is only the
+value a command made."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def register(app: Flask) -> None:
     """Add Samoe's commands to the app's CLI."""
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(dashboard_group)
     app.cli.add_command(set_deadlines_command)
     app.cli.add_command(audit_group)
     app.cli.add_command(purge_command)
@@ -89,8 +90,41 @@ def scheduler_command(once: bool, at: str | None) -> None:
         click.echo(json.dumps(reports, ensure_ascii=False))
         return
     while True:
+        scheduler.refresh_dashboard()
         scheduler.run_due(utcnow())
         time.sleep(max(scheduler.interval, 1.0))
+
+
+@click.group("dashboard")
+def dashboard_group() -> None:
+    """The supervisors' dashboard figures stored per area."""
+
+
+@dashboard_group.command("refresh")
+@click.option("--area", "areas", multiple=True,
+              help="Only this area (a province, district or subdistrict code); repeatable.")
+@click.option("--older-than", type=float, default=0.0, show_default=True,
+              help="Only the figures computed more than this many seconds ago.")
+def dashboard_refresh_command(areas: tuple[str, ...], older_than: float) -> None:
+    """Compute the dashboard's figures of every province and district (and of each
+    supervisor's area) now and store them; an area another process is computing is skipped.
+    The worker does it every DASHBOARD_REFRESH_SECONDS."""
+    import datetime as dt
+    import json
+
+    from bot.worker import worker_name
+    from services import dashboard
+
+    owner = worker_name()
+    if areas:
+        report = {"refreshed": [], "skipped": []}
+        for code in areas:
+            done = dashboard.refresh(db.session, code, owner)
+            report["refreshed" if done is not None else "skipped"].append(code)
+    else:
+        report = dashboard.refresh_due(db.session, owner, dt.timedelta(seconds=older_than))
+    log.info("dashboard figures: %s", report)
+    click.echo(json.dumps(report))
 
 
 @click.command("rotate-key")

@@ -116,8 +116,11 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         # development over plain http on 127.0.0.1 defaults to off
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE"), default=production),
         "CONSOLE_IDLE_MINUTES": float(env.get("CONSOLE_IDLE_MINUTES", "30")),
-        # how long the supervisors' dashboard and the public page keep their figures
-        "DASHBOARD_CACHE_SECONDS": float(env.get("DASHBOARD_CACHE_SECONDS", "60")),
+        # the supervisors' dashboard: its stored figures are refreshed this often by the
+        # worker's scheduler (0: never), and computed by the page itself when older than this
+        "DASHBOARD_REFRESH_SECONDS": float(env.get("DASHBOARD_REFRESH_SECONDS", "300")),
+        "DASHBOARD_MAX_AGE_SECONDS": float(env.get("DASHBOARD_MAX_AGE_SECONDS", "900")),
+        # how long the public page keeps its figures
         "PUBLIC_CACHE_SECONDS": float(env.get("PUBLIC_CACHE_SECONDS", "300")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "th",

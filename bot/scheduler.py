@@ -11,6 +11,10 @@ today's).
 
 `flask --app wsgi scheduler --once --at 2026-12-01T08:00+07:00` runs the jobs due at that time
 and exits, so tests across processes control the clock without patching it.
+
+Besides the daily jobs, each tick renews the supervisors' dashboard figures that are older
+than DASHBOARD_REFRESH_SECONDS (services.dashboard.refresh_due), in a thread of its own;
+`flask dashboard refresh` does it on demand.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +34,7 @@ from sqlalchemy.orm import Session
 from bot.extensions import db
 from bot.quiet_hours import QuietHours, from_config
 from models import BANGKOK, SchedulerRun, utcnow
-from services import reminders, retention
+from services import dashboard, reminders, retention
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,9 @@ class Scheduler:
         self.quiet = from_config(app.config)
         self.interval = float(app.config.get("SCHEDULER_INTERVAL", 30))
         self.next_tick = 0.0
+        # the supervisors' dashboard figures (services.dashboard), renewed in a thread
+        self.dashboard_every = float(app.config.get("DASHBOARD_REFRESH_SECONDS", 300))
+        self.dashboard_thread: threading.Thread | None = None
 
     @property
     def session(self) -> Session:
@@ -121,7 +129,37 @@ class Scheduler:
         if self.interval <= 0 or time_module.monotonic() < self.next_tick:
             return []
         self.next_tick = time_module.monotonic() + self.interval
+        self.refresh_dashboard()
         return self.run_due(utcnow())
+
+    def refresh_dashboard(self) -> threading.Thread | None:
+        """Renew the dashboard snapshots older than DASHBOARD_REFRESH_SECONDS, in a thread
+        of their own (on a million cases they take seconds: the worker's round does not wait
+        for them); nothing when the last refresh is still running. Each area is computed by
+        one process at a time (services.dashboard's lease), so several workers share the
+        work instead of repeating it."""
+        if self.dashboard_every <= 0:
+            return None
+        if self.dashboard_thread is not None and self.dashboard_thread.is_alive():
+            return None
+        self.dashboard_thread = threading.Thread(target=self._refresh_dashboard,
+                                                 name="samoe-dashboard", daemon=True)
+        self.dashboard_thread.start()
+        return self.dashboard_thread
+
+    def _refresh_dashboard(self) -> None:
+        with self.app.app_context():
+            try:
+                report = dashboard.refresh_due(db.session, self.owner,
+                                               dt.timedelta(seconds=self.dashboard_every))
+                if report["refreshed"]:
+                    log.info("dashboard figures renewed: %s in %.1f s",
+                             ", ".join(report["refreshed"]), report["seconds"])
+            except Exception:  # the database may be away: the next tick tries again
+                log.exception("dashboard refresh failed")
+                db.session.rollback()
+            finally:
+                db.session.remove()
 
     def run_due(self, now: dt.datetime) -> list[dict]:
         """Run every job due at `now`; one report per job."""

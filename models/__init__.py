@@ -17,6 +17,7 @@ from models.case import (
     Visit,
 )
 from models.conversation import ConversationState
+from models.dashboard import DashboardSnapshot
 from models.inbox import InboxEvent, InboxLease
 from models.invitation import Invitation
 from models.line_user import LineUser
@@ -42,6 +43,7 @@ __all__ = [
     "CaseService",
     "Consent",
     "ConversationState",
+    "DashboardSnapshot",
     "ErasureRequest",
     "InboxEvent",
     "InboxLease",

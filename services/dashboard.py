@@ -14,23 +14,33 @@ district of the scope), and counted in the database: one grouped query for the c
 for both monthly series, one for the percentiles. Nothing loads the cases into Python: what
 comes back is one row per group (areas x stages x groups x agencies; month pairs). The
 database still reads every case of the scope three times, so on a very large scope the time
-grows with the cases (see the README's dashboard section for measured figures).
-`figures(session, actor, now)` is the whole computation, callable on its own (benchmarks).
+grows with the cases (1.4 s for a province of a million): the page reads stored figures
+instead (`current`, the snapshots at the end of this module, renewed by the worker's
+scheduler with `refresh_due`). `figures(session, actor, now)` is the whole computation,
+callable on its own (benchmarks); `area_figures(session, area_code, now)` the same for a
+supervisor of that area, which is what a snapshot stores.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import logging
+import time
+import uuid
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import BANGKOK, Agency, Area, Case, utcnow
-from services.access import Actor, scope_clause
+from models import BANGKOK, Agency, Area, Case, DashboardSnapshot, Officer, utcnow
+from services.access import Actor, area_clause, scope_clause
 from services.cases import STAGES, TARGET_GROUPS
 from services.queue import ESCALATION_LEVELS, overdue_clause, stale_clause
 from services.stats import first_action_percentiles
+
+log = logging.getLogger(__name__)
 
 MONTHS = 12
 #: Shades of a heat-map cell: 0 for none, then 1-5 by the share of the column's largest count.
@@ -160,12 +170,23 @@ def view_area(actor: Actor, district: str | None) -> str:
 def figures(session: Session, actor: Actor, now: dt.datetime | None = None,
             district: str | None = None) -> Figures:
     """Every figure of the dashboard over the cases `actor` may see (only those of
-    `district` when given and inside the actor's area). Nothing here writes."""
+    `district` when given and inside the actor's area), computed now. Nothing here writes."""
     now = now or utcnow()
     area_code = view_area(actor, district)
     where = scope_clause(actor)
     if area_code != (actor.area_code or ""):
         where = sa.and_(where, Case.district_code == area_code)
+    return _compute(session, where, area_code, now)
+
+
+def area_figures(session: Session, area_code: str, now: dt.datetime | None = None) -> Figures:
+    """The figures of every case located in an area: what its supervisors and administrators
+    see (`figures` of such an actor, or of a province's actor opening one of its districts,
+    is the same), whatever agency owns the cases. What a snapshot stores."""
+    return _compute(session, area_clause(area_code), area_code, now or utcnow())
+
+
+def _compute(session: Session, where, area_code: str, now: dt.datetime) -> Figures:
     level, places = child_areas(session, area_code)
     result = Figures(as_of=now, area_code=area_code, level=level)
     _counts(session, where, now, level, places, result)
@@ -252,3 +273,177 @@ def _months(session: Session, where, now: dt.datetime, result: Figures) -> None:
             result.months[int(made)].reported += int(count)
         if shut is not None:
             result.months[int(shut)].closed += int(count)
+
+
+# -- stored figures (snapshots) ---------------------------------------------------------------
+#
+# On a million cases computing an area's figures takes about a second (the province: 1.4 s),
+# too slow for a page. The figures of each area are stored in `dashboard_snapshots` (one row,
+# read by its key): the worker's scheduler refreshes them every DASHBOARD_REFRESH_SECONDS
+# (`refresh_due`), `flask dashboard refresh` on demand, and the page computes them itself
+# only when they are missing or older than DASHBOARD_MAX_AGE_SECONDS (`current`). A snapshot
+# is the exact figures of its area at its `as_of`: overdue and stale are as of then.
+#
+# One refresh of an area at a time: a refresher first takes the row's lease with a
+# conditional UPDATE (committed), computes, then writes the figures only while it still holds
+# the lease. Two workers (or a worker and a page) wanting the same area: one computes, the
+# other skips it (the page shows the stored figures meanwhile).
+
+#: How long a refresher may hold an area's lease before another may take it over.
+SNAPSHOT_LEASE = dt.timedelta(minutes=10)
+
+
+def to_json(result: Figures) -> str:
+    """The figures as JSON (the snapshot's column)."""
+    data = dataclasses.asdict(result)
+    data["as_of"] = result.as_of.isoformat()
+    for month in data["months"]:
+        month["first_day"] = month["first_day"].isoformat()
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str) -> Figures:
+    """The figures stored by `to_json`."""
+    data = json.loads(text)
+    data["as_of"] = dt.datetime.fromisoformat(data["as_of"])
+    data["areas"] = [AreaRow(**row) for row in data["areas"]]
+    for key in ("by_group", "by_stage", "by_agency"):
+        data[key] = [Breakdown(**item) for item in data[key]]
+    data["months"] = [Month(first_day=dt.date.fromisoformat(m["first_day"]),
+                            reported=m["reported"], closed=m["closed"])
+                      for m in data["months"]]
+    return Figures(**data)
+
+
+def _insert_missing(session: Session, area_code: str):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(DashboardSnapshot).values(area_code=area_code).on_conflict_do_nothing(
+        index_elements=["area_code"])
+
+
+def claim(session: Session, area_code: str, owner: str,
+          lease: dt.timedelta = SNAPSHOT_LEASE, older_than: dt.datetime | None = None) -> bool:
+    """Take the lease on an area's snapshot (making its row if missing); False when another
+    refresher holds it, or (with `older_than`) when its figures were computed since. Commits."""
+    real_now = utcnow()
+    session.execute(_insert_missing(session, area_code))
+    still_old = sa.true() if older_than is None else sa.or_(
+        DashboardSnapshot.computed_at.is_(None), DashboardSnapshot.computed_at < older_than)
+    taken = session.execute(
+        sa.update(DashboardSnapshot)
+        .where(DashboardSnapshot.area_code == area_code, still_old,
+               sa.or_(DashboardSnapshot.refreshing_until.is_(None),
+                      DashboardSnapshot.refreshing_until < real_now))
+        .values(refreshing_by=owner, refreshing_until=real_now + lease)
+        .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return taken == 1
+
+
+def refresh(session: Session, area_code: str, owner: str, now: dt.datetime | None = None,
+            lease: dt.timedelta = SNAPSHOT_LEASE, older_than: dt.datetime | None = None
+            ) -> Figures | None:
+    """Compute an area's figures and store them, if no other refresher is at it (None then;
+    with `older_than`, None too when another renewed them since). Commits."""
+    owner = f"{owner}:{uuid.uuid4().hex[:8]}"  # this refresh's own (threads share a name)
+    if not claim(session, area_code, owner, lease, older_than):
+        return None
+    started = time.perf_counter()
+    try:
+        result = area_figures(session, area_code, now)
+        session.rollback()  # the reads' transaction: no snapshot of the cases kept open
+    except BaseException:
+        session.rollback()
+        _release(session, area_code, owner)
+        raise
+    took = round((time.perf_counter() - started) * 1000)
+    stored = session.execute(
+        sa.update(DashboardSnapshot)
+        .where(DashboardSnapshot.area_code == area_code,
+               DashboardSnapshot.refreshing_by == owner)
+        .values(figures=to_json(result), computed_at=result.as_of, took_ms=took,
+                refreshing_by=None, refreshing_until=None)
+        .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    if stored != 1:
+        log.warning("dashboard %s: the lease was taken over while computing; not stored",
+                    area_code)
+    return result
+
+
+def _release(session: Session, area_code: str, owner: str) -> None:
+    session.execute(
+        sa.update(DashboardSnapshot)
+        .where(DashboardSnapshot.area_code == area_code,
+               DashboardSnapshot.refreshing_by == owner)
+        .values(refreshing_by=None, refreshing_until=None)
+        .execution_options(synchronize_session=False))
+    session.commit()
+
+
+def stored(session: Session, area_code: str) -> tuple[Figures | None, dt.datetime | None]:
+    """An area's stored figures and when they were computed (None, None without any)."""
+    row = session.execute(
+        sa.select(DashboardSnapshot.figures, DashboardSnapshot.computed_at)
+        .where(DashboardSnapshot.area_code == area_code)).first()
+    if row is None or row.figures is None:
+        return None, None
+    return from_json(row.figures), row.computed_at
+
+
+def current(session: Session, actor: Actor, district: str | None, max_age: dt.timedelta,
+            owner: str, now: dt.datetime | None = None) -> Figures:
+    """The figures the dashboard shows `actor` (their area, or one district of it): the
+    stored ones when younger than `max_age`, else computed now (and stored). Only for those
+    who see every case of their area (supervisors, administrators): anyone else's figures
+    are computed over their own scope and never stored."""
+    now = now or utcnow()
+    if not actor.sees_whole_area or not actor.area_code:
+        return figures(session, actor, now, district)
+    area_code = view_area(actor, district)
+    kept, computed_at = stored(session, area_code)
+    if kept is not None and now - computed_at <= max_age:
+        return kept
+    fresh = refresh(session, area_code, owner, now)
+    if fresh is not None:
+        return fresh
+    if kept is not None:  # another process is computing them right now: the last ones
+        return kept
+    return area_figures(session, area_code, now)  # never stored yet, and being computed
+
+
+def snapshot_areas(session: Session) -> list[str]:
+    """The areas whose figures are kept: every province and district, and the area of every
+    supervisor and administrator (a subdistrict's, say)."""
+    places = set(session.scalars(sa.select(Area.code).where(
+        Area.level.in_(("province", "district")))))
+    places |= set(session.scalars(sa.select(Officer.area_code).where(
+        Officer.role.in_(("supervisor", "admin")), Officer.area_code.is_not(None))))
+    return sorted(places)
+
+
+def refresh_due(session: Session, owner: str, every: dt.timedelta,
+                at: dt.datetime | None = None) -> dict:
+    """Refresh the snapshots computed more than `every` before `at` (default: now) or never,
+    the oldest first, each only if no other refresher is at it (each computed as of `at`
+    when given, else as of the moment its turn comes). What the scheduler runs; returns a
+    report."""
+    now = at or utcnow()
+    wanted = snapshot_areas(session)
+    ages = dict(session.execute(sa.select(DashboardSnapshot.area_code,
+                                          DashboardSnapshot.computed_at)).all())
+    session.rollback()
+    due = [code for code in wanted if ages.get(code) is None or now - ages[code] >= every]
+    due.sort(key=lambda code: (ages.get(code) is not None, ages.get(code) or now, code))
+    report = {"refreshed": [], "skipped": [], "seconds": 0.0}
+    started = time.perf_counter()
+    for code in due:
+        done = refresh(session, code, owner, now if at is not None else utcnow(),
+                       older_than=now - every)
+        report["refreshed" if done is not None else "skipped"].append(code)
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    return report

@@ -37,6 +37,7 @@ from models import (
     CaseService,
     Consent,
     ConversationState,
+    DashboardSnapshot,
     ErasureRequest,
     InboxEvent,
     InboxLease,
@@ -116,6 +117,7 @@ def live(database_url):
             "LINE_TIMEOUT": (2.0, 2.0),
             "WORKER_IN_PROCESS": False,
             "SCHEDULER_INTERVAL": 0,  # the 08:00 job runs only where a test runs it
+            "DASHBOARD_REFRESH_SECONDS": 0,  # nor does a worker renew the dashboard's figures
             "SECRET_KEY": "test",
         }
     )
@@ -143,7 +145,8 @@ def app(live):
                       Invitation, ErasureRequest,
                       AuditEntry, ApiToken, Officer, Visit, Appointment, CaseService, Referral,
                       CaseGuardian, LinkCode, TimelineEntry, Consent, CasePhoto, Case,
-                      AnonymousReport, CaseCounter, LineUser, ServiceState, SchedulerRun):
+                      AnonymousReport, CaseCounter, LineUser, ServiceState, SchedulerRun,
+                      DashboardSnapshot):
             db.session.execute(sa.delete(model))
         # the agencies are seed data: only their own deadlines go back to the defaults
         db.session.execute(sa.update(Agency).values(verify_days=None, referral_days=None,

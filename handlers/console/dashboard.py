@@ -2,9 +2,11 @@
 figures of services.dashboard over the supervisor's area (or one district of it, `?district=`),
 for roles supervisor and admin; an officer gets a page saying who may see it.
 
-The figures of an area are kept for DASHBOARD_CACHE_SECONDS (default 60; 0 turns it off)
-per process: every supervisor of the area sees the same figures, the page says as of when,
-and clicking around a large area does not recount a million cases each time.
+The page reads the area's stored figures (services.dashboard: one row of
+`dashboard_snapshots`, refreshed every DASHBOARD_REFRESH_SECONDS by the worker's scheduler),
+so a million cases are not recounted on each view; it computes them itself (and stores them)
+only when they are missing or older than DASHBOARD_MAX_AGE_SECONDS. Every supervisor of the
+area sees the same figures, and the page says as of when and how often they are renewed.
 
 Charts are drawn on the server: the heat-map is a table whose cells are shaded by a CSS class
 (the number is always written in the cell), bars and the monthly chart are inline SVG with
@@ -15,10 +17,10 @@ log (`dashboard.view`), like every console read.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-import threading
-import time
-from collections import OrderedDict
+import os
+import socket
 
 from flask import current_app, g, render_template, request
 from flask_babel import gettext as _
@@ -34,7 +36,6 @@ from . import bp, present
 from .security import actor, error_page, login_required
 
 ROLES = ("supervisor", "admin")
-CACHE_ENTRIES = 256
 #: The monthly chart's drawing box (SVG user units; it scales to the page's width).
 CHART_WIDTH, CHART_HEIGHT, CHART_BOTTOM = 720, 220, 40
 
@@ -105,49 +106,22 @@ def month_chart(months: list[dashboard.Month]) -> dict:
             "baseline": CHART_HEIGHT - CHART_BOTTOM, "largest": largest}
 
 
-class FiguresCache:
-    """Recent figures by scope (the scopes most recently looked at). Two requests for the same
-    scope compute it once; different scopes do not wait for each other."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.entries: OrderedDict = OrderedDict()
-        self.computing: dict = {}
-        self.computed = 0
-
-    def get(self, key, seconds: float, compute):
-        with self.lock:
-            lock = self.computing.setdefault(key, threading.Lock())
-        with lock:
-            with self.lock:
-                found = self.entries.get(key)
-                if found is not None and time.monotonic() - found[0] < seconds:
-                    self.entries.move_to_end(key)
-                    return found[1]
-            figures = compute()
-            with self.lock:
-                self.computed += 1
-                self.entries[key] = (time.monotonic(), figures)
-                self.entries.move_to_end(key)
-                while len(self.entries) > CACHE_ENTRIES:
-                    old, _value = self.entries.popitem(last=False)
-                    self.computing.pop(old, None)
-            return figures
-
-
 def figures_for(who, district: str | None) -> dashboard.Figures:
-    """The figures of the actor's scope (or one district of it), from the cache when fresh."""
-    seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 60))
+    """The figures of the actor's area (or one district of it): the stored snapshot when it
+    is younger than DASHBOARD_MAX_AGE_SECONDS, else computed now and stored."""
+    max_age = dt.timedelta(seconds=float(current_app.config.get("DASHBOARD_MAX_AGE_SECONDS",
+                                                                900)))
+    owner = f"{socket.gethostname()}:{os.getpid()}:web"
+    return dashboard.current(db.session, who, district, max_age, owner, utcnow())
 
-    def compute():
-        return dashboard.figures(db.session, who, utcnow(), district=district)
 
+def refresh_minutes() -> str | None:
+    """How often the worker renews the stored figures, in minutes as written (None: it
+    does not; the page computes them when they are older than the limit)."""
+    seconds = float(current_app.config.get("DASHBOARD_REFRESH_SECONDS", 300))
     if seconds <= 0:
-        return compute()
-    cache = current_app.extensions.setdefault("samoe.dashboard", FiguresCache())
-    scope = (who.role, None if who.sees_whole_area else who.agency_code, who.area_code,
-             dashboard.view_area(who, district))
-    return cache.get(scope, seconds, compute)
+        return None
+    return f"{seconds / 60:g}"
 
 
 @bp.get("/dashboard", endpoint="dashboard")
@@ -163,6 +137,7 @@ def dashboard_page():
     largest = figures.heat_max()
     return render_template(
         "console/dashboard.html", f=figures, area=area, drilled=drilled, stages=STAGES,
+        refresh_minutes=refresh_minutes(),
         largest=largest, shade=dashboard.shade, percent=percent, days=days,
         month_label=month_label, chart=month_chart(figures.months),
         group_name=lambda item: words(present.GROUP_WORDS, item.code),
