@@ -15,7 +15,9 @@ million generated cases in PostgreSQL.
    browser) and every view is requested in turn: the queue in each order, with each filter,
    page 1 and a deep page (reached by following "next page" links), a name, a first name and
    a reference typed in the search box; the supervisors' dashboard (/console/dashboard, when
-   the app has it) and GET /api/v1/stats. Warm-up rounds first; then `--requests` timed
+   the app has it: its stored figures are made first with `flask dashboard refresh` and
+   renewed every `--refresh-every` seconds during the run, as the worker's scheduler does)
+   and GET /api/v1/stats. Warm-up rounds first; then `--requests` timed
    rounds, the views in a rotating order each round so that other work on the machine falls
    on all of them. One request at a time: the latency one officer sees, from sending the
    request to reading the whole page.
@@ -42,6 +44,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -249,6 +252,62 @@ def server(procs: Processes, url: str, app_dir: Path, workers: int) -> str:
     return base
 
 
+class DashboardRefresher:
+    """What the worker's scheduler does in production: the dashboard's stored figures
+    (`flask dashboard refresh`, apps that have it) made before the run, then renewed during
+    it every `every` seconds (DASHBOARD_REFRESH_SECONDS), in a process beside the server, so
+    the dashboard is measured while its figures are being recomputed as often as they would
+    be. An older app computes its figures on each request: nothing to do."""
+
+    def __init__(self, url: str, app_dir: Path, every: float):
+        self.url, self.app_dir, self.every = url, app_dir, every
+        self.runs: list[dict] = []
+        self.available = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _refresh(self, older_than: float) -> dict:
+        started = time.monotonic()
+        out = flask_cli(["dashboard", "refresh", "--older-than", str(older_than)], self.url,
+                        self.app_dir)
+        done = json.loads(out.strip().splitlines()[-1])
+        return {"at": time.strftime("%H:%M:%S"), "seconds": round(time.monotonic() - started, 1),
+                "areas": len(done.get("refreshed", [])), "skipped": len(done.get("skipped", []))}
+
+    def first(self) -> dict:
+        probe = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "dashboard",
+                                "refresh", "--help"], env=console_data.app_env(self.url),
+                               cwd=self.app_dir, capture_output=True, text=True, timeout=300)
+        self.available = probe.returncode == 0
+        if not self.available:
+            log("the app has no stored dashboard figures: computed on each request")
+            return {"available": False}
+        log("making the dashboard's stored figures (flask dashboard refresh)")
+        first = self._refresh(0)
+        log(f"{first['areas']} areas in {first['seconds']} s")
+        return {"available": True, "every_s": self.every, "first": first}
+
+    def start(self) -> None:
+        if not self.available or self.every <= 0:
+            return
+
+        def loop():
+            while not self._stop.wait(self.every):
+                try:
+                    self.runs.append(self._refresh(self.every / 2))
+                    log(f"dashboard figures renewed: {self.runs[-1]}")
+                except BenchError as exc:
+                    log(f"dashboard refresh failed: {exc}")
+
+        self._thread = threading.Thread(target=loop, name="dashboard-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(600)
+
+
 # -- the run ---------------------------------------------------------------------------------------
 
 def measure(settings) -> dict:
@@ -267,6 +326,8 @@ def measure(settings) -> dict:
     flask_cli(["translate", "compile"], url, app_dir)
     tokens = accounts(url)
     sample = samples(url)
+    refresher = DashboardRefresher(url, app_dir, settings.refresh_every)
+    first_refresh = refresher.first()
     load_before = background_load(types.SimpleNamespace(wait_quiet=settings.wait_quiet))
     procs = Processes()
     report: dict = {"label": settings.label, "data": data, "sample": sample,
@@ -275,7 +336,7 @@ def measure(settings) -> dict:
                     "versions": {name: package_version(name) for name in
                                  ("flask", "sqlalchemy", "gunicorn", "psycopg")},
                     "settings": {k: v for k, v in vars(settings).items()},
-                    "load_before": load_before}
+                    "load_before": load_before, "dashboard_refresh": first_refresh}
     try:
         base = server(procs, url, app_dir, settings.workers)
         clients = {key: Client(base, spec["username"], tokens[key])
@@ -297,6 +358,7 @@ def measure(settings) -> dict:
         busy0, total0 = machine_busy()
         ours0 = cpu_seconds(procs.pids("console-web"))
         started = time.monotonic()
+        refresher.start()
         for number in range(rounds):
             order = chosen[number % len(chosen):] + chosen[:number % len(chosen)]
             for view in order:
@@ -324,7 +386,9 @@ def measure(settings) -> dict:
         busy1, total1 = machine_busy()
         ours = cpu_seconds(procs.pids("console-web")) - ours0
     finally:
+        refresher.stop()
         procs.stop_all()
+    report["dashboard_refresh"]["during_run"] = refresher.runs
     cores = os.cpu_count() or 1
     machine_cores = (busy1 - busy0) / max(1e-9, total1 - total0) * cores
     report["run"] = {"wall_s": round(wall, 1), "machine_busy_cores": round(machine_cores, 2),
@@ -357,6 +421,17 @@ def fmt(value) -> str:
     return "–" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
+def dashboard_note(refresh: dict) -> str:
+    if not refresh.get("available"):
+        return "Dashboard: figures computed on each request (this app stores none)."
+    runs = refresh.get("during_run") or []
+    during = ", ".join(f"{r['at']} {r['areas']} areas in {r['seconds']} s" for r in runs)
+    return (f"Dashboard: stored figures made before the run ({refresh['first']['areas']} areas "
+            f"in {refresh['first']['seconds']} s, `flask dashboard refresh`), renewed every "
+            f"{refresh['every_s']:g} s beside the server during it"
+            + (f": {during}." if during else " (no renewal fell in the run)."))
+
+
 def markdown(report: dict) -> str:
     run = report["run"]
     lines = [
@@ -368,6 +443,8 @@ def markdown(report: dict) -> str:
         f"{run['machine_busy_cores']} of {report['machine']['cores']} cores during the run "
         f"(the server {run['web_cores']}, the rest PostgreSQL, this client and other work); "
         f"other work before the run: {report['load_before']['cores_busy_before']} cores.",
+        "",
+        dashboard_note(report.get("dashboard_refresh") or {}),
         "",
         "| view | account | p50 ms | p95 ms | p99 ms | max ms | rows shown | \"All\" chip |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -453,6 +530,19 @@ def explain(settings) -> None:
                       lambda who: dashboard.figures(db.session, who)),
                      (f"dashboard.figures, district {DISTRICT}", "supervisor",
                       lambda who: dashboard.figures(db.session, who, district=DISTRICT))]
+        if dashboard is not None and hasattr(dashboard, "current"):
+            # what the page runs: the stored figures (made first when missing)
+            import datetime as dt
+
+            day = dt.timedelta(days=1)
+            for district in (None, DISTRICT):
+                dashboard.current(db.session, Actor("officer", "bench", "supervisor", "EDU",
+                                                    "40"), district, day, "bench-explain")
+            jobs += [("dashboard.current (the stored figures)", "supervisor",
+                      lambda who: dashboard.current(db.session, who, None, day, "bench")),
+                     (f"dashboard.current (the stored figures), district {DISTRICT}",
+                      "supervisor",
+                      lambda who: dashboard.current(db.session, who, DISTRICT, day, "bench"))]
         for name, account, job in jobs:
             if settings.only and not re.search(settings.only, name):
                 continue
@@ -495,6 +585,9 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--schema", help="migrate the database to this revision first")
     parser.add_argument("--wait-quiet", type=float, default=0,
                         help="wait up to this many seconds for other work to stop")
+    parser.add_argument("--refresh-every", type=float, default=300,
+                        help="renew the dashboard's stored figures this often during the run, "
+                        "as the worker does (DASHBOARD_REFRESH_SECONDS; 0: only before it)")
     parser.add_argument("--explain", action="store_true",
                         help="write EXPLAIN (ANALYZE, BUFFERS) of the queue's statements")
     return parser.parse_args(argv)

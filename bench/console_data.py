@@ -63,7 +63,8 @@ BENCH_ENV = {
     "LINE_CHANNEL_SECRET": "bench", "LINE_CHANNEL_ACCESS_TOKEN": "bench",
     "LINE_EMULATOR": "0", "WORKER_IN_PROCESS": "0", "SCHEDULER_INTERVAL": "0",
     "SESSION_COOKIE_SECURE": "0",
-    # every dashboard request computes its figures (the app keeps them 60 s by default)
+    # code before the stored dashboard figures: every request computes them (its per-process
+    # cache off); newer code reads the stored figures bench/console.py makes and renews
     "DASHBOARD_CACHE_SECONDS": "0",
 }
 FORMAT = 2  # bump when the generated data changes shape: a database of another format is remade
