@@ -9,7 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from models import AuditEntry, Case, Invitation, LinkCode, TimelineEntry
+from models import BANGKOK, AuditEntry, Case, Invitation, LinkCode, TimelineEntry
 
 from .conftest import CHONNABOT, NAM_PHONG, error_of, now
 
@@ -184,7 +184,8 @@ def test_a_visit_is_recorded(world, learn):
     body = response.get_json()
     assert body["outcome"] == "found" and body["visitor"] == learn.username
     assert body["visitor_kind"] == "officer" and body["latitude"] == 16.7
-    assert body["visited_on"] == now().date().isoformat()
+    # the visit is dated in Khon Kaen's day, a day ahead of UTC from 17:00 UTC
+    assert body["visited_on"] == now().astimezone(BANGKOK).date().isoformat()
 
 
 @pytest.mark.parametrize(("body", "code"), [
