@@ -103,6 +103,7 @@ class Worker:
         self.batch_seconds = float(app.config.get(
             "WORKER_BATCH_MS", BATCH_MS_SQLITE if sqlite else BATCH_MS)) / 1000
         self._users: dict[str, LineUser] | None = None  # the batch's users, read ahead
+        self._ahead = self.batch_events  # events a batch reads ahead (_batch)
         # a batch's replies to different users are made side by side (bot.sender)
         self.pool = ThreadPoolExecutor(int(app.config.get("WORKER_SEND_THREADS", SEND_THREADS)),
                                        thread_name_prefix="samoe-send")
@@ -130,6 +131,7 @@ class Worker:
         queue = deque(event for key in claim.user_keys for event in claim.events[key])
         stopped: set[str] = set()  # users whose lease was lost or whose event failed
         stop: Stop | None = None  # the event that stopped a batch: batches end before it
+        parsed: dict[int, tuple] = {}  # event id -> parse_event(payload), once per round
         handled = 0
         try:
             while queue:
@@ -153,7 +155,8 @@ class Worker:
                             self._record_failure(event.id, stop.error)
                     stop = None
                     continue
-                done, new_stop = self._batch(queue, stopped, stop.event if stop else None)
+                done, new_stop = self._batch(queue, stopped, stop.event if stop else None,
+                                             parsed)
                 handled += done
                 stop = new_stop or stop
         finally:
@@ -161,8 +164,8 @@ class Worker:
             inbox.release_leases(self.session, claim.user_keys, self.name)
         return handled
 
-    def _batch(self, queue: deque, stopped: set[str], until: InboxEvent | None
-               ) -> tuple[int, Stop | None]:
+    def _batch(self, queue: deque, stopped: set[str], until: InboxEvent | None,
+               parsed: dict[int, tuple] | None = None) -> tuple[int, Stop | None]:
         """Handle events from the front of `queue` in one transaction and one commit, then
         send their answers and record their outcomes in one more; return how many were
         handled.
@@ -175,16 +178,27 @@ class Worker:
         the webhook's inserts wait for). A step that needs LINE (NeedsLine) or fails rolls
         the batch back and returns (0, Stop): the events before it are handled again in
         batches that end before it; then that event alone if it needs LINE (`_handle_alone`),
-        or its failure is recorded for a retry later (handle_inbox)."""
+        or its failure is recorded for a retry later (handle_inbox).
+
+        It reads ahead (parses, and reads the users and states of) as many events as the
+        previous batch handled and half as many again (`_ahead`), not all it may take: a batch
+        that its time limit ends early would read for nothing, and an event beyond the read
+        ahead is still handled, its user and state read on their own. `parsed` keeps each
+        event's parse for the round, so an event read ahead by a batch that ended before it
+        is not parsed again."""
+        if parsed is None:
+            parsed = {}
         ahead = []
         for event_row in queue:
-            if event_row is until or len(ahead) == self.batch_events:
+            if event_row is until or len(ahead) == self._ahead:
                 break
             if event_row.user_key not in stopped:
                 ahead.append(event_row)
-        parsed = {e.id: parse_event(e.payload) for e in ahead}
+        for e in ahead:
+            if e.id not in parsed:
+                parsed[e.id] = parse_event(e.payload)
         user_ids = list(dict.fromkeys(
-            raw["source"]["userId"] for _event, raw in parsed.values()
+            raw["source"]["userId"] for _event, raw in (parsed[e.id] for e in ahead)
             if isinstance(raw.get("source"), dict) and raw["source"].get("userId")))
         done: list[InboxEvent] = []
         answers: list[tuple[list[dict], LineUser | None]] = []  # per event: rows, recipient
@@ -200,7 +214,9 @@ class Worker:
                     continue
                 if event_row is until or (done and time.monotonic() > deadline):
                     break
-                event, raw = parsed.get(event_row.id) or parse_event(event_row.payload)
+                if event_row.id not in parsed:
+                    parsed[event_row.id] = parse_event(event_row.payload)
+                event, raw = parsed[event_row.id]
                 try:
                     rows, user, status = self._step(event_row, event, raw, {})
                 except Exception as exc:  # NeedsLine or a failure: see above
@@ -211,6 +227,8 @@ class Worker:
                 done.append(event_row)
                 answers.append((rows, user))
                 marks.setdefault(status, []).append(event_row.id)
+            # the next batch reads ahead what this one handled and half as much again
+            self._ahead = min(self.batch_events, max(4, len(done) + len(done) // 2 + 1))
             keys = list(dict.fromkeys(e.user_key for e in done))
             held = inbox.extend_leases(self.session, keys, self.name, self.lease_seconds)
             missing = self._mark_handled(marks)
