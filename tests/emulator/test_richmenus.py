@@ -105,6 +105,60 @@ def test_menus_line_refuses_get_its_400_with_the_property(emulator, body, prop):
         assert prop in [d["property"] for d in response.json()["details"]]
     assert emulator.api("GET", "/v2/bot/richmenu/list").json() == {"richmenus": []}
 
+def one_area(action: dict) -> dict:
+    """A menu whose one area does ``action``."""
+    return menu(areas=[{"bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
+                        "action": action}])
+
+
+@pytest.mark.parametrize(("action", "prop", "words"), [
+    ({"type": "postback", "label": "แจ้งเด็ก"}, "areas[0].action.data", "must be specified"),
+    ({"type": "postback", "data": ""}, "areas[0].action.data", "must be specified"),
+    ({"type": "message", "label": "เมนู"}, "areas[0].action.text", "must be specified"),
+    ({"type": "uri", "label": "เว็บ"}, "areas[0].action.uri", "must be specified"),
+    ({"type": "uri", "uri": "https://example.com/" + "a" * 981}, "areas[0].action.uri",
+     "between 1 and 1000"),
+    ({"type": "uri", "uri": "javascript:alert(1)"}, "areas[0].action.uri", "invalid uri scheme"),
+    ({"type": "uri", "uri": "https://example.com/",
+      "altUri": {"desktop": "ftp://example.com/"}}, "areas[0].action.altUri.desktop",
+     "invalid uri scheme"),
+    ({"type": "datetimepicker", "data": "a=date"}, "areas[0].action.mode", "date, time"),
+    ({"type": "datetimepicker", "data": "a=date", "mode": "week"}, "areas[0].action.mode",
+     "date, time"),
+    ({"type": "datetimepicker", "mode": "date"}, "areas[0].action.data", "must be specified"),
+    ({"type": "richmenuswitch", "richMenuAliasId": "a" * 33, "data": "a=tab"},
+     "areas[0].action.richMenuAliasId", "between 1 and 32"),
+    ({"type": "richmenuswitch", "richMenuAliasId": "tab-b"}, "areas[0].action.data",
+     "must be specified"),
+    ({"type": "clipboard", "clipboardText": "ก" * 1001}, "areas[0].action.clipboardText",
+     "between 1 and 1000"),
+])
+def test_an_action_missing_what_its_type_needs_is_refused_naming_it(emulator, action, prop,
+                                                                    words):
+    for path in ("/v2/bot/richmenu", "/v2/bot/richmenu/validate"):
+        response = emulator.api("POST", path, one_area(action))
+        assert response.status_code == 400, response.json()
+        body = response.json()
+        assert body["message"] == "The request body has 1 error(s)"
+        [detail] = body["details"]
+        assert detail["property"] == prop
+        assert words in detail["message"]
+    assert emulator.api("GET", "/v2/bot/richmenu/list").json() == {"richmenus": []}
+
+
+@pytest.mark.parametrize("action", [
+    {"type": "uri", "label": "เว็บ", "uri": "https://example.com/" + "a" * 980},
+    {"type": "uri", "uri": "tel:043000000"},
+    {"type": "uri", "uri": "line://nv/location"},
+    {"type": "message", "label": "เมนู", "text": "เมนู"},
+    {"type": "datetimepicker", "data": "a=date", "mode": "date", "initial": "2026-11-28"},
+    {"type": "richmenuswitch", "richMenuAliasId": "a" * 32, "data": "a=tab"},
+    {"type": "postback", "data": "a=menu&v=report", "displayText": "แจ้งเด็ก"},
+])
+def test_actions_carrying_what_they_need_are_accepted(line_api, action):
+    line_api.validate_rich_menu_object(RichMenuRequest.from_dict(one_area(action)))
+    assert line_api.create_rich_menu(RichMenuRequest.from_dict(one_area(action))).rich_menu_id
+
 
 def test_validate_accepts_a_good_menu_and_creates_nothing(emulator, line_api):
     line_api.validate_rich_menu_object(RichMenuRequest.from_dict(menu()))
@@ -192,10 +246,17 @@ def test_an_unknown_or_malformed_alias_gets_line_errors(emulator, line_api, line
         400, {"message": richmenus.MSG_ALIAS_NOT_FOUND})
     assert error_of(lambda: line_api.delete_rich_menu_alias("nope"))[0] == 400
     assert error_of(lambda: line_api.get_rich_menu_alias("nope"))[0] == 404
-    response = emulator.api("POST", "/v2/bot/richmenu/alias",
-                            {"richMenuAliasId": "มีภาษาไทย", "richMenuId": richmenu_id})
-    assert response.status_code == 400
-    assert response.json()["details"][0]["property"] == "richMenuAliasId"
+    # the spec's CreateRichMenuAliasRequest: ^[a-z0-9_-]{1,32}$
+    for bad in ("มีภาษาไทย", "Tab-A", "a" * 33, ""):
+        response = emulator.api("POST", "/v2/bot/richmenu/alias",
+                                {"richMenuAliasId": bad, "richMenuId": richmenu_id})
+        assert response.status_code == 400, bad
+        assert response.json()["details"] == [
+            {"message": "Must be 1 to 32 lowercase letters, digits, - or _",
+             "property": "richMenuAliasId"}]
+    assert line_api.get_rich_menu_alias_list().aliases == []
+    line_api.create_rich_menu_alias(CreateRichMenuAliasRequest(
+        rich_menu_alias_id="samoe-volunteer_th-" + "0" * 13, rich_menu_id=richmenu_id))
 
 
 def test_deleting_a_menu_lets_go_of_its_links_default_and_aliases(line_api, line_blob):
