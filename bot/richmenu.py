@@ -9,9 +9,10 @@ bot to switch language. Pictures are drawn from the same tiles (bot.richmenu_ima
   its successor and deletes the menus and aliases it no longer defines. Each menu's name carries
   a hash of its definition and picture, so a second run changes nothing. Which LINE id serves
   which role and language is kept in ``service_state`` for the sender.
-- Linking: whenever a LINE user's role or language changes, the same transaction queues an
-  outbox row of kind ``richmenu.link``; the sender links the user's menu with retries. Before the
-  first sync nothing is queued and such a row is skipped quietly.
+- Linking: whenever a LINE user's role or language changes, or a LINE user is created with a
+  role or a language other than Thai, the same transaction queues an outbox row of kind
+  ``richmenu.link``; the sender links the user's menu with retries. Before the first sync
+  nothing is queued and such a row is skipped quietly.
 """
 
 from __future__ import annotations
@@ -371,8 +372,19 @@ def queue_link(session: Session, user: LineUser) -> OutboxMessage | None:
     return row
 
 
+def has_own_menu(role: str | None, language: str | None) -> bool:
+    """Whether a user with this role and language is served by a menu other than the default
+    (the Thai "not registered" one every user sees until a menu is linked to them)."""
+    return (menu_role(role), language if language in LANGUAGES else "th") != DEFAULT
+
+
 def _on_before_flush(session: Session, _context, _instances) -> None:
-    """A LINE user whose role or language changes gets their menu linked (queued, durable)."""
+    """A LINE user whose role or language changes gets their menu linked (queued, durable);
+    so does a new one created with a role or a language of their own (the demo users, an
+    import), who would otherwise see the default menu."""
+    for obj in list(session.new):
+        if isinstance(obj, LineUser) and has_own_menu(obj.role, obj.language):
+            queue_link(session, obj)
     for obj in list(session.dirty):
         if not isinstance(obj, LineUser):
             continue
@@ -418,7 +430,7 @@ def link_all(client, session: Session) -> int:
             sa.select(LineUser.line_user_id, LineUser.role, LineUser.language)
             .where(LineUser.followed.is_(True))):
         target = menu_id_for(state, role, language)
-        if target and (role is not None or language != "th"):
+        if target and has_own_menu(role, language):
             groups.setdefault(target, []).append(line_user_id)
     session.rollback()
     done = 0

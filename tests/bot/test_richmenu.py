@@ -17,6 +17,7 @@ from bot.extensions import db
 from bot.worker import make_client
 from emulator.richmenus import check_richmenu, image_problem
 from models import LineUser, OutboxMessage, ServiceState
+from services import demo
 from tests import factories as f
 from tests.support import Chat, flask_command, flask_env
 
@@ -92,13 +93,12 @@ def test_thai_menus_speak_thai_and_the_language_tile_switches_to_the_other_menu(
 
 def test_every_area_sends_a_postback_the_engine_understands(ctx):
     engine = ctx.extensions["samoe.engine"]
-    pending = {"home_visit"}  # the home-visit flow registers it (handlers/flows/visit.py)
     for menu in richmenu.build_all():
         for area in menu.body["areas"]:
             data = {k: v[0] for k, v in parse_qs(area["action"]["data"]).items()}
             assert data["a"] in engine.postbacks, (menu.key, data)
-            if data["a"] == "menu":
-                assert data["v"] in engine.intents or data["v"] in pending, (menu.key, data)
+            if data["a"] == "menu":  # every menu intent has its handler, home_visit included
+                assert data["v"] in engine.intents, (menu.key, data)
             assert len(area["action"]["label"]) <= 20
 
 
@@ -211,11 +211,32 @@ def test_a_role_or_language_change_links_the_matching_menu(ctx, client, emulator
     assert {r.via for r in link_rows(session)} == {"richmenu"}
 
 
+def test_users_created_with_a_role_or_a_language_of_their_own_get_their_menu(
+        ctx, client, emulator, worker, session):
+    richmenu.sync(client, db.session)
+    ids = state(ctx)["menus"]
+    volunteer = f.line_user(session, role="volunteer")
+    english_guest = f.line_user(session, role=None, language="en")
+    guest = f.line_user(session, role=None)
+    assert sorted(r.recipient for r in link_rows(session)) == sorted(
+        [volunteer.line_user_id, english_guest.line_user_id])  # queued with the new row
+    created = demo.seed(db.session)  # the demo users: registered, each with a role
+    db.session.commit()
+    assert created and len(link_rows(session)) == 2 + created
+    worker.burst()
+    assert linked(emulator, volunteer.line_user_id) == ids["volunteer-th"]
+    assert linked(emulator, english_guest.line_user_id) == ids["guest-en"]
+    assert linked(emulator, guest.line_user_id) is None  # the default menu serves them
+    for user in session.scalars(sa.select(LineUser).where(LineUser.role.is_not(None))):
+        assert linked(emulator, user.line_user_id) == richmenu.menu_id_for(
+            {"menus": ids}, user.role, user.language), user.display_name
+    session.expire_all()
+    assert {r.status for r in link_rows(session)} == {OutboxMessage.SENT}
+
+
 def test_a_link_row_whose_menus_are_gone_is_skipped_quietly(ctx, client, worker, session):
     richmenu.sync(client, db.session)
-    user = f.line_user(session, role="parent")
-    user.language = "en"
-    session.commit()
+    f.line_user(session, role="parent", language="en")  # a new parent: their menu is queued
     session.execute(sa.delete(ServiceState).where(ServiceState.key == richmenu.STATE_KEY))
     session.commit()
     worker.burst()
