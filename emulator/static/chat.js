@@ -2,8 +2,10 @@
  *
  * Every message, tap and follow goes through the emulator's control API (POST api/events), so
  * the bot gets a real signed webhook request. What the bot sends comes from GET api/sent,
- * polled about once a second while the tab is visible, after the last seq seen (nothing shows
- * twice). No build step, no library; bot content is only ever put in the page as text.
+ * polled about once a second while the tab is visible, after the last seq seen. A user's polls
+ * start only once their history has loaded, answers meant for a user no longer shown are
+ * dropped (state.generation), and each sent item shows once (state.seen, by seq).
+ * No build step, no library; bot content is only ever put in the page as text.
  */
 (() => {
   "use strict";
@@ -49,6 +51,8 @@
     user: null,
     after: 0,
     generation: 0,
+    loaded: -1, // the generation whose history is on the page: polls wait for it
+    seen: new Set(), // seqs of the sent items shown for this user
     polling: false,
     timer: null,
     fastUntil: 0,
@@ -182,6 +186,10 @@
   // -- rendering what the bot sent -------------------------------------------------------------
 
   function appendSent(item) {
+    if (item.seq !== undefined && item.seq !== null) {
+      if (state.seen.has(item.seq)) return;
+      state.seen.add(item.seq);
+    }
     const when = item.at ? new Date(item.at) : new Date();
     const stack = h("div", { class: "stack" });
     for (const message of item.messages || []) stack.append(renderMessage(message));
@@ -819,9 +827,14 @@
   }
 
   async function selectUser(userId) {
+    // The previous user's poll must not fire for this one before its history is shown.
+    clearTimeout(state.timer);
+    state.timer = null;
     state.user = userId;
     state.generation += 1;
     state.after = 0;
+    state.loaded = -1;
+    state.seen = new Set();
     closePanels();
     hideQuickReplies();
     hideRichMenu();
@@ -834,30 +847,41 @@
     window.history.replaceState(null, "", url);
     renderUserOptions();
     const generation = state.generation;
-    await loadHistory(generation);
+    while (!(await loadHistory(generation))) {
+      if (generation !== state.generation) return;
+      setStatus(T.pollFailed);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (generation !== state.generation) return;
+    }
+    if (generation !== state.generation) return; // another user was chosen meanwhile
+    state.loaded = generation;
+    if (els.status.textContent === T.pollFailed) setStatus("");
     await loadRichMenu();
-    if (generation === state.generation) els.log.dataset.user = userId; // loaded (tests wait on it)
+    if (generation !== state.generation) return;
+    els.log.dataset.user = userId; // loaded (tests wait on it)
     schedule(0);
   }
 
+  /** Show the user's past; false when it could not be read (true when no longer wanted). */
   async function loadHistory(generation) {
     let data;
     try {
       data = await getJson(`${config.urls.history}?user=${encodeURIComponent(state.user)}`);
     } catch (_error) {
-      setStatus(T.pollFailed);
-      return;
+      return false;
     }
-    if (generation !== state.generation) return;
+    if (generation !== state.generation) return true;
     for (const item of data.items || []) {
       if (item.kind === "sent") appendSent(item);
-      else showPastEvent(item.event);
+      else showPastEvent(item);
     }
     state.after = Math.max(state.after, data.last || 0);
+    return true;
   }
 
   /** A past event of the user, as the page showed it when it was sent. */
-  function showPastEvent(event) {
+  function showPastEvent(item) {
+    const event = item.event || {};
     const when = new Date(event.timestamp || Date.now());
     const message = event.message || {};
     hideQuickReplies();
@@ -889,7 +913,8 @@
   // -- polling ---------------------------------------------------------------------------------
 
   async function poll() {
-    if (!state.user || state.polling || document.visibilityState !== "visible") return;
+    if (!state.user || state.loaded !== state.generation || state.polling) return;
+    if (document.visibilityState !== "visible") return;
     state.polling = true;
     const generation = state.generation;
     try {

@@ -446,3 +446,75 @@ def test_content_the_sdk_would_refuse_still_renders_safely(app, page):
     box_style = page.locator(".msg-flex .flex-box").first.get_attribute("style") or ""
     assert "evil" not in box_style
     expect(page.locator(".msg-unknown")).to_have_text("[ข้อความแบบใหม่]")
+
+
+# -- switching users, scrolling, failed sends ----------------------------------------------------
+
+
+def push_texts(app, user: str, words: list[str]) -> None:
+    """Push text messages to `user` through the emulator's LINE API, as the bot would."""
+    api = app.config["TEST_BASE_URL"] + "/emulator/v2/bot/message/push"
+    auth = {"Authorization": f"Bearer {app.config['LINE_CHANNEL_ACCESS_TOKEN']}"}
+    for word in words:
+        body = {"to": user, "messages": [{"type": "text", "text": word}]}
+        requests.post(api, json=body, headers=auth, timeout=10).raise_for_status()
+
+
+class HeldHistory:
+    """Holds the page's history requests until released: a slow server, without blocking
+    Playwright (its polls and other requests go on meanwhile)."""
+
+    def __init__(self, page: Page):
+        self.page = page
+        self.held = []
+        page.route("**/emulator/chat/history?*", lambda route: self.held.append(route))
+
+    def release(self, after_ms: int) -> None:
+        self.page.wait_for_timeout(after_ms)  # the page keeps running (and polling) meanwhile
+        while self.held:
+            self.held.pop(0).continue_()
+
+
+def test_switching_users_while_the_history_is_slow_shows_each_message_once(app, page):
+    first, second = new_user_id(), new_user_id()
+    for user, name in ((first, "คนแรก"), (second, "คนที่สอง")):
+        requests.post(app.config["TEST_BASE_URL"] + "/emulator/api/users", timeout=10,
+                      json={"userId": user, "displayName": name}).raise_for_status()
+    push_texts(app, first, ["ข้อความที่ 1 ของคนแรก", "ข้อความที่ 2 ของคนแรก",
+                            "ข้อความที่ 3 ของคนแรก"])
+    push_texts(app, second, ["ข้อความที่ 1 ของคนที่สอง", "ข้อความที่ 2 ของคนที่สอง",
+                             "ข้อความที่ 3 ของคนที่สอง"])
+    open_chat(page, first)
+    rows = page.locator(".row.bot")
+    expect(rows).to_have_count(3)
+    slow = HeldHistory(page)
+    picker = page.get_by_label("ผู้ใช้", exact=True)
+
+    # To the second user: the first user's poll keeps its timer while the history is slow.
+    picker.select_option(second)
+    page.wait_for_timeout(100)
+    expect(rows).to_have_count(0)  # nothing of the first user, nothing polled early
+    slow.release(after_ms=1500)
+    expect(page.locator("#log")).to_have_attribute("data-user", second)
+    expect(rows.locator(".msg-text")).to_have_text(
+        ["ข้อความที่ 1 ของคนที่สอง", "ข้อความที่ 2 ของคนที่สอง", "ข้อความที่ 3 ของคนที่สอง"])
+
+    # Back and forth before either history answers: only the last choice is shown, once.
+    picker.select_option(first)
+    page.wait_for_timeout(300)
+    picker.select_option(second)
+    page.wait_for_timeout(300)
+    picker.select_option(first)
+    slow.release(after_ms=1500)
+    expect(page.locator("#log")).to_have_attribute("data-user", first)
+    expect(rows.locator(".msg-text")).to_have_text(
+        ["ข้อความที่ 1 ของคนแรก", "ข้อความที่ 2 ของคนแรก", "ข้อความที่ 3 ของคนแรก"])
+    page.wait_for_timeout(1500)  # a few more polls change nothing
+    expect(rows).to_have_count(3)
+    seqs = rows.evaluate_all("rows => rows.map(r => r.dataset.seq)")
+    assert len(set(seqs)) == 3
+
+    # A push that comes later still arrives, once.
+    push_texts(app, first, ["ข้อความที่ 4 ของคนแรก"])
+    expect(bot_text(page, "ข้อความที่ 4 ของคนแรก")).to_have_count(1)
+    expect(rows).to_have_count(4)
