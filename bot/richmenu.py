@@ -134,6 +134,8 @@ class Menu:
     body: dict
     image: bytes
     digest: str
+    #: The tiles the picture was drawn from (bounds, label, sublabel, icon, primary).
+    tiles: tuple[dict, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -193,7 +195,7 @@ def build(role: str, language: str) -> Menu:
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
                             + image).hexdigest()[:20]
     body["name"] = f"{PREFIX}/{role}-{language}/{digest}"
-    return Menu(role, language, body, image, digest)
+    return Menu(role, language, body, image, digest, tuple(tiles))
 
 
 def build_all() -> list[Menu]:

@@ -8,6 +8,7 @@ import io
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -22,6 +23,7 @@ MUTED = "#5B6B7A"
 LINE_COLOUR = "#D5DCE3"
 WHITE = "#FFFFFF"
 GAP = 8  # the rule between tiles
+DISC_MARGIN = 18  # the disc behind an icon reaches this far beyond the icon's radius
 
 
 @cache
@@ -41,6 +43,38 @@ def font(size: int, weight: str = "Bold") -> ImageFont.FreeTypeFont:
     return face
 
 
+#: A phone shows the 2500-px-wide picture this wide (px): what the sizes below are judged at.
+PHONE_WIDTH = 390
+#: Text heights as a share of the tile's height (843 px: about 17 px and 12 px on the phone).
+LABEL_SIZE, LABEL_MIN = 0.13, 0.09
+SUBLABEL_SIZE, SUBLABEL_MIN = 0.09, 0.08
+PADDING = 40  # each side of a tile's text
+
+
+@dataclass(frozen=True)
+class Text:
+    """A line of text placed in a tile: its font size, weight, baseline (shared by the tiles of
+    a row, whatever size each label fits at) and the box its ink covers."""
+
+    text: str
+    size: int
+    weight: str
+    baseline: int
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """Where a tile's parts go: the icon's disc (centre, icon radius, disc box) and its texts."""
+
+    inner: tuple[int, int, int, int]
+    centre: tuple[int, int]
+    radius: int
+    disc: tuple[int, int, int, int]
+    label: Text
+    sublabel: Text | None
+
+
 def draw_menu(width: int, height: int, tiles: list[dict]) -> bytes:
     """The menu's PNG: each tile is {bounds: (x, y, w, h), label, sublabel, icon, primary}."""
     image = Image.new("RGB", (width, height), LINE_COLOUR)
@@ -53,38 +87,68 @@ def draw_menu(width: int, height: int, tiles: list[dict]) -> bytes:
     return out.getvalue()
 
 
-def _tile(draw: ImageDraw.ImageDraw, tile: dict) -> None:
+def tile_layout(tile: dict) -> TileLayout:
+    """The icon high in the tile, the label under it as large as fits the width, the sublabel
+    (if any) under the label, large enough to read on a phone."""
     x, y, w, h = tile["bounds"]
-    primary = tile.get("primary", False)
     inner = (x + GAP // 2, y + GAP // 2, x + w - GAP // 2 - 1, y + h - GAP // 2 - 1)
-    draw.rectangle(inner, fill=GREEN if primary else WHITE)
-    ink = WHITE if primary else INK
-    scale = min(w, h * 1.1)
-    radius = int(min(h * 0.2, scale * 0.2))
-    cx, cy = x + w // 2, y + int(h * 0.36)
-    disc = DARK_GREEN if primary else PALE_GREEN
-    draw.ellipse((cx - radius - 18, cy - radius - 18, cx + radius + 18, cy + radius + 18),
-                 fill=disc)
-    ICONS.get(tile["icon"], _dots)(draw, cx, cy, radius, WHITE if primary else GREEN,
-                                   disc)
-    label_top = cy + radius + int(h * 0.07)
-    size = _fit(draw, tile["label"], w - 80, int(h * 0.13), int(h * 0.075))
-    _centred(draw, tile["label"], cx, label_top, font(size), ink)
+    radius = int(min(h * 0.19, w * 0.2))
+    disc_side = 2 * (radius + DISC_MARGIN)
+    # under the disc, and between the lines: Thai marks reach above and below a line (ผู้, ที่)
+    gap, line_gap, line = int(h * 0.035), int(h * 0.025), 1.3
+    label_size, sub_size = int(h * LABEL_SIZE), int(h * SUBLABEL_SIZE)
+    # the same stack in every tile of a row (a sublabel or not), centred in the tile's height
+    stack = disc_side + gap + int(label_size * line) + line_gap + int(sub_size * line)
+    top = y + (h - stack) // 2
+    cx, cy = x + w // 2, top + disc_side // 2
+    disc = (cx - disc_side // 2, top, cx + disc_side // 2, top + disc_side)
+    room = w - 2 * PADDING
+    label_line = disc[3] + gap
+    size = _fit(tile["label"], room, label_size, int(h * LABEL_MIN))
+    label = _place(tile["label"], size, "Bold", cx, label_line + _ascent(label_size, "Bold"))
+    sublabel = None
     if tile.get("sublabel"):
-        sub = _fit(draw, tile["sublabel"], w - 100, int(h * 0.075), int(h * 0.05), "Medium")
-        _centred(draw, tile["sublabel"], cx, label_top + int(size * 1.45),
-                 font(sub, "Medium"), WHITE if primary else MUTED)
+        sub = _fit(tile["sublabel"], room, sub_size, int(h * SUBLABEL_MIN), "Medium")
+        sub_line = label_line + int(label_size * line) + line_gap
+        sublabel = _place(tile["sublabel"], sub, "Medium", cx,
+                          sub_line + _ascent(sub_size, "Medium"))
+    return TileLayout(inner, (cx, cy), radius, disc, label, sublabel)
 
 
-def _fit(draw, text: str, width: int, largest: int, smallest: int, weight: str = "Bold") -> int:
+def _tile(draw: ImageDraw.ImageDraw, tile: dict) -> None:
+    layout = tile_layout(tile)
+    primary = tile.get("primary", False)
+    draw.rectangle(layout.inner, fill=GREEN if primary else WHITE)
+    disc = DARK_GREEN if primary else PALE_GREEN
+    draw.ellipse(layout.disc, fill=disc)
+    cx, cy = layout.centre
+    ICONS.get(tile["icon"], _dots)(draw, cx, cy, layout.radius, WHITE if primary else GREEN,
+                                   disc)
+    for text, colour in ((layout.label, WHITE if primary else INK),
+                         (layout.sublabel, WHITE if primary else MUTED)):
+        if text is not None:
+            draw.text((cx, text.baseline), text.text, font=font(text.size, text.weight),
+                      fill=colour, anchor="ms")
+
+
+def _fit(text: str, width: int, largest: int, smallest: int, weight: str = "Bold") -> int:
+    """The largest size from ``largest`` down to ``smallest`` at which the text fits ``width``."""
     size = largest
-    while size > smallest and draw.textlength(text, font=font(size, weight)) > width:
-        size -= 4
+    while size > smallest and _measure.textlength(text, font=font(size, weight)) > width:
+        size -= 1
     return size
 
 
-def _centred(draw, text: str, cx: int, top: int, face, fill) -> None:
-    draw.text((cx, top), text, font=face, fill=fill, anchor="ma")
+def _ascent(size: int, weight: str) -> int:
+    return font(size, weight).getmetrics()[0]
+
+
+def _place(text: str, size: int, weight: str, cx: int, baseline: int) -> Text:
+    box = _measure.textbbox((cx, baseline), text, font=font(size, weight), anchor="ms")
+    return Text(text, size, weight, baseline, tuple(int(v) for v in box))
+
+
+_measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
 
 # -- icons: simple shapes, drawn in a square of half-side r around (cx, cy) ----------------------
@@ -108,9 +172,21 @@ def _plus(draw, cx, cy, size, ink, bg) -> None:
     draw.rectangle((cx - bar // 2, cy - size * 0.55, cx + bar // 2, cy + size * 0.55), fill=bg)
 
 
+#: Where a badge (the report's plus, the volunteer's heart) sits on a person: low right, its
+#: halo (a ring of the disc's colour) kept inside the disc, which ends at r + DISC_MARGIN.
+BADGE_X, BADGE_Y, BADGE_R, BADGE_HALO = 0.5, 0.38, 0.34, 8
+
+
+def _badge_at(cx, cy, r) -> tuple[int, int, int]:
+    return int(cx + r * BADGE_X), int(cy + r * BADGE_Y), int(r * BADGE_R)
+
+
 def _report(draw, cx, cy, r, ink, bg) -> None:
     _person(draw, cx - r * 0.15, cy, r, ink, bg)
-    _plus(draw, int(cx + r * 0.6), int(cy + r * 0.45), int(r * 0.36), ink, bg)
+    bx, by, size = _badge_at(cx, cy, r)
+    draw.ellipse((bx - size - BADGE_HALO, by - size - BADGE_HALO, bx + size + BADGE_HALO,
+                  by + size + BADGE_HALO), fill=bg)
+    _plus(draw, bx, by, size, ink, bg)
 
 
 def _cases(draw, cx, cy, r, ink, bg) -> None:
@@ -206,10 +282,10 @@ def _work(draw, cx, cy, r, ink, bg) -> None:
 
 def _volunteer(draw, cx, cy, r, ink, bg) -> None:
     _person(draw, cx - r * 0.15, cy, r, ink, bg)
-    small = r * 0.34
-    hx, hy = cx + r * 0.6, cy + r * 0.45
-    draw.ellipse((hx - small - 8, hy - small - 8, hx + small + 8, hy + small + 8), fill=bg)
-    _heart(draw, int(hx), int(hy), int(small), ink, bg)
+    bx, by, size = _badge_at(cx, cy, r)
+    draw.ellipse((bx - size - BADGE_HALO, by - size - BADGE_HALO, bx + size + BADGE_HALO,
+                  by + size + BADGE_HALO), fill=bg)
+    _heart(draw, bx, by, size, ink, bg)
 
 
 def _parent(draw, cx, cy, r, ink, bg) -> None:

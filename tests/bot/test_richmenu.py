@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 from urllib.parse import parse_qs
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from bot import richmenu
+from bot import richmenu, richmenu_image
 from bot.extensions import db
 from bot.worker import make_client
 from emulator.richmenus import check_richmenu, image_problem
@@ -100,6 +101,48 @@ def test_every_area_sends_a_postback_the_engine_understands(ctx):
             if data["a"] == "menu":  # every menu intent has its handler, home_visit included
                 assert data["v"] in engine.intents, (menu.key, data)
             assert len(area["action"]["label"]) <= 20
+
+
+def test_every_tile_reads_on_a_phone_and_nothing_overlaps(ctx):
+    """On a 390-px-wide phone the labels are large (Thai 16 px and more), the second lines
+    at least 10.5 px; the icon's disc, the label and the second line never overlap and stay
+    inside their tile."""
+    for menu in richmenu.build_all():
+        phone = richmenu_image.PHONE_WIDTH / menu.body["size"]["width"]
+        assert len(menu.tiles) == len(menu.body["areas"])
+        for tile in menu.tiles:
+            layout = richmenu_image.tile_layout(tile)
+            where = (menu.key, tile["label"])
+            assert layout.label.size * phone >= (16 if menu.language == "th" else 12), where
+            parts = [layout.disc, layout.label.box]
+            if tile["sublabel"]:
+                assert layout.sublabel.size * phone >= 10.5, where
+                parts.append(layout.sublabel.box)
+            left, top, right, bottom = layout.inner
+            for x0, y0, x1, y1 in parts:
+                assert left < x0 and x1 < right and top < y0 and y1 < bottom, where
+            for above, below in zip(parts, parts[1:], strict=False):
+                assert above[3] + 10 <= below[1], where  # a clear gap between them
+
+
+@pytest.mark.parametrize(("role", "icon"), [("guest", "volunteer"), ("volunteer", "report")])
+def test_a_badge_on_an_icon_stays_inside_its_disc(ctx, role, icon):
+    """The volunteer's heart and the report's plus sit on the person with a halo of the disc's
+    colour: no halo may stick out of the disc (the guest menu's heart used to)."""
+    menu = richmenu.build(role, "th")
+    tile = next(t for t in menu.tiles if t["icon"] == icon)
+    layout = richmenu_image.tile_layout(tile)
+    (cx, cy), (x0, y0, x1, y1) = layout.centre, layout.disc
+    reach = (x1 - x0) / 2
+    with Image.open(io.BytesIO(menu.image)) as picture:
+        pixels = picture.convert("RGB")
+        disc_colour = pixels.getpixel((cx, y0 + 3))  # the disc's own colour, at its top
+        tile_colour = pixels.getpixel((layout.inner[0] + 3, layout.inner[1] + 3))
+        assert disc_colour != tile_colour
+        outside = [(x, y) for x in range(x0 - 40, x1 + 40, 2) for y in range(y0 - 40, y1 + 40, 2)
+                   if math.hypot(x - cx, y - cy) > reach + 3]
+        assert outside
+        assert [p for p in outside if pixels.getpixel(p) == disc_colour] == []
 
 
 def test_the_same_definition_draws_the_same_bytes(ctx):
