@@ -17,7 +17,7 @@ from models.case import (
     Visit,
 )
 from models.conversation import ConversationState
-from models.dashboard import DashboardSnapshot
+from models.dashboard import DashboardSnapshot, PublicSnapshot
 from models.inbox import InboxEvent, InboxLease
 from models.invitation import Invitation
 from models.line_user import LineUser
@@ -52,6 +52,7 @@ __all__ = [
     "LinkCode",
     "Officer",
     "OutboxMessage",
+    "PublicSnapshot",
     "Referral",
     "SchedulerRun",
     "ServiceState",

@@ -28,3 +28,20 @@ class DashboardSnapshot(Base):
     took_ms: Mapped[int | None]  # how long the computation took
     refreshing_by: Mapped[str | None] = mapped_column(sa.String(80))
     refreshing_until: Mapped[dt.datetime | None]
+
+
+class PublicSnapshot(Base):
+    """The figures /public shows for one day (services.public): counted once per day from a
+    fixed cut-off (00:00 in Khon Kaen), then served from here all day, so that comparing the
+    page over the day shows nothing (the figures of 12:00 and 12:05 are the same ones).
+
+    `figures` holds the protected tables as JSON; one row per province and day, kept (a
+    record of what was published)."""
+
+    __tablename__ = "public_snapshots"
+
+    province_code: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)  # the cut-off's date in Khon Kaen
+    cut_off: Mapped[dt.datetime]  # the moment counted up to (00:00 of `day`, as UTC)
+    computed_at: Mapped[dt.datetime]
+    figures: Mapped[str] = mapped_column(sa.Text)  # JSON: services.public.PublicFigures

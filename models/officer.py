@@ -16,7 +16,9 @@ class Officer(Base):
     """A console and API account: one agency, one area scope, one role.
 
     `area_code` is a province, district or subdistrict code; the scope is every case located
-    in it. `line_user_id` links the LINE user who registered with an officer invitation."""
+    in it. `line_user_id` links the LINE user who registered with an officer invitation.
+    `session_generation` is in every console session cookie of the account
+    (handlers/console/security.py): a cookie with another number no longer signs anyone in."""
 
     __tablename__ = "officers"
 
@@ -32,6 +34,9 @@ class Officer(Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None]
+    # the console's sessions carry this number; raising it ends every session signed in
+    # before (sign-out, a password change or reset, a scope change, a deactivation)
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
 

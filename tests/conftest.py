@@ -46,6 +46,7 @@ from models import (
     LinkCode,
     Officer,
     OutboxMessage,
+    PublicSnapshot,
     Referral,
     SchedulerRun,
     ServiceState,
@@ -146,7 +147,7 @@ def app(live):
                       AuditEntry, ApiToken, Officer, Visit, Appointment, CaseService, Referral,
                       CaseGuardian, LinkCode, TimelineEntry, Consent, CasePhoto, Case,
                       AnonymousReport, CaseCounter, LineUser, ServiceState, SchedulerRun,
-                      DashboardSnapshot):
+                      DashboardSnapshot, PublicSnapshot):
             db.session.execute(sa.delete(model))
         # the agencies are seed data: only their own deadlines go back to the defaults
         db.session.execute(sa.update(Agency).values(verify_days=None, referral_days=None,
