@@ -113,12 +113,19 @@ class Choice:
 
 
 
+#: The databases' integer range (PostgreSQL's bigint, SQLite's INTEGER): every id is in it.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
 def int_param(value) -> int:
-    """A postback parameter as an integer (0 when it is missing or not a number)."""
+    """A postback parameter as an integer (0 when it is missing, not a number, or outside the
+    databases' integer range: an id no row can have, which a query would refuse with an error
+    — an overflow on SQLite, "out of range" on PostgreSQL — instead of finding nothing)."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return 0
+    return number if INT_MIN <= number <= INT_MAX else 0
 
 
 def postback_action(step: str, value: str, label: str, **extra: str) -> dict:

@@ -3,7 +3,8 @@ language at the moment they are sent (after QUIET_HOURS, if they were held).
 
 - `reminder.visit`: the reporting volunteer; a home visit due today or overdue, with a button
   that opens the home-visit flow for that child (postback `a=visit&id=<case>`).
-- `reminder.appointment`: a linked parent; tomorrow's appointment, where, and the office.
+- `reminder.appointment`: a linked parent; an appointment tomorrow (or today, when the morning
+  before was missed), where, and the office.
 - `reminder.digest`: an officer; overdue cases in their work by stage and the five oldest;
   supervisors also what was escalated to their level and the cases untouched for 30 days.
 """
@@ -52,11 +53,17 @@ def visit_reminder(payload: dict, user: LineUser | None) -> list[dict]:
 
 @renderer("reminder.appointment")
 def appointment_reminder(payload: dict, user: LineUser | None) -> list[dict]:
-    """A parent, the day before: when, where, what for, and the office to call."""
+    """A parent, the day before (or on the day, when that morning was missed): when, where,
+    what for, and the office to call."""
     at = dt.datetime.fromisoformat(payload["at"]).astimezone(BANGKOK)
-    lines = [_("A reminder: Nong %(name)s has an appointment tomorrow, %(date)s at "
-               "%(time)s.", name=first_name(payload.get("child")), date=show_date(at.date()),
-               time=show_time(at))]
+    fields = {"name": first_name(payload.get("child")), "date": show_date(at.date()),
+              "time": show_time(at)}
+    if payload.get("day") == "today":
+        lines = [_("A reminder: Nong %(name)s has an appointment today, %(date)s at "
+                   "%(time)s.", **fields)]
+    else:
+        lines = [_("A reminder: Nong %(name)s has an appointment tomorrow, %(date)s at "
+                   "%(time)s.", **fields)]
     if payload.get("place"):
         lines.append(_("Place: %(place)s", place=_cut(payload["place"])))
     if payload.get("purpose"):

@@ -86,8 +86,10 @@ ESCALATION_LEVELS = {"district": 1, "province": 2}
 
 
 def stale_clause(now: dt.datetime):
-    """Open cases untouched (no change by anyone) for 30 days."""
-    return sa.and_(Case.stage != "closed", Case.updated_at < now - STALE_AFTER)
+    """Open cases untouched (no change by anyone) for 30 days; not an erased one (it can no
+    longer be changed: there is nothing to freshen)."""
+    return sa.and_(Case.stage != "closed", Case.erased_at.is_(None),
+                   Case.updated_at < now - STALE_AFTER)
 
 
 def escalated_clause(level: int):

@@ -10,7 +10,8 @@ Run by the scheduler (bot.scheduler) once a day at 08:00 Asia/Bangkok, or by
   the deadline moves ahead (services.workflow.set_due).
 - `visit_reminders`: one reminder to the reporting volunteer per home visit due today or
   overdue — on the day it falls due, then once a week while it stays overdue.
-- `appointment_reminders`: the linked parents of a child with an appointment tomorrow.
+- `appointment_reminders`: the linked parents of a child with an appointment tomorrow — or
+  today, if the morning before was missed — that nobody was reminded of yet.
 - `officer_digests`: one message per LINE-linked officer with overdue cases in scope: counts
   by stage and the five oldest; supervisors also get what was escalated to their level and the
   cases untouched for 30 days (data freshness).
@@ -62,7 +63,9 @@ def day_start(day: dt.date) -> dt.datetime:
 
 
 def is_stale(case: Case, now: dt.datetime) -> bool:
-    return case.stage != "closed" and case.updated_at < now - STALE_AFTER
+    """The rule of queue.stale_clause, for one case."""
+    return (case.stage != "closed" and case.erased_at is None
+            and case.updated_at < now - STALE_AFTER)
 
 
 def supervisor_level(area_code: str) -> int:
@@ -128,7 +131,8 @@ def visit_reminders(session: Session, now: dt.datetime) -> int:
             sa.select(Case, LineUser.line_user_id)
             .join(LineUser, LineUser.id == Case.reporter_id)
             .where(Case.id > last_id, Case.stage.in_(FOLLOW_STAGES),
-                   Case.self_reported.is_(False), Case.due_at < tomorrow,
+                   Case.erased_at.is_(None), Case.self_reported.is_(False),
+                   Case.due_at < tomorrow,
                    LineUser.role == "volunteer", LineUser.followed.is_(True))
             .order_by(Case.id).limit(BATCH)).all()
         if not rows:
@@ -151,7 +155,7 @@ def visit_reminders(session: Session, now: dt.datetime) -> int:
         session.flush()
 
 
-# -- parents: tomorrow's appointments --------------------------------------------------------
+# -- parents: appointments today or tomorrow ------------------------------------------------
 
 def _parents(session: Session, case: Case) -> list[str]:
     """The LINE user ids of the case's linked parents who still follow Samoe."""
@@ -168,22 +172,28 @@ def _parents(session: Session, case: Case) -> list[str]:
 
 
 def appointment_reminders(session: Session, now: dt.datetime) -> int:
-    """Tell the parents, the day before, of each appointment tomorrow (once per parent)."""
+    """Tell the parents of each appointment still to come today or tomorrow that nobody was
+    reminded of yet (once per parent): the day before as a rule, and on the day itself when
+    the morning before was missed (the worker down, or the appointment made after that
+    morning's run) — a late reminder still helps. The payload says which (`day`)."""
     from services.workflow import agency_fields  # workflow imports this module's clauses
 
-    tomorrow = local_day(now) + dt.timedelta(days=1)
+    today = local_day(now)
     rows = session.execute(
         sa.select(Appointment, Case).join(Case, Case.id == Appointment.case_id)
-        .where(Appointment.at >= day_start(tomorrow),
-               Appointment.at < day_start(tomorrow + dt.timedelta(days=1)),
-               Appointment.cancelled_at.is_(None), Case.stage != "closed")
+        .where(Appointment.reminded_at.is_(None), Appointment.cancelled_at.is_(None),
+               Appointment.at > now,
+               Appointment.at < day_start(today + dt.timedelta(days=2)),
+               Case.stage != "closed", Case.erased_at.is_(None))
         .order_by(Appointment.id)).all()
     queued = 0
     for appointment, case in rows:
+        day = "today" if local_day(appointment.at) == today else "tomorrow"
         told = False
         for line_id in _parents(session, case):
             if notify_once(session, f"appointment:{appointment.id}:{line_id}", line_id,
                            "reminder.appointment", quiet=True, case_id=case.id,
+                           appointment_id=appointment.id, day=day,
                            reference=case.reference, child=case.child_name,
                            at=appointment.at.astimezone(dt.UTC).isoformat(),
                            place=appointment.place, purpose=appointment.purpose,

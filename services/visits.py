@@ -19,9 +19,9 @@ from models import Case, CasePhoto, Consent, Visit, utcnow
 from services import workflow
 from services.access import Actor
 
-#: Stages whose deadline is the next home visit (workflow.record_visit sets it); in the others
-#: `due_at` is an officer's deadline (verify, answer a referral), not a visit date.
-VISIT_STAGES = ("in_support", "follow_up")
+#: Stages whose deadline is the next home visit (workflow.due_after); in the others `due_at`
+#: is an officer's deadline (check the report, answer or act on a referral), not a visit date.
+VISIT_STAGES = workflow.VISIT_STAGES
 #: At most this many cases are offered to choose from (a volunteer has far fewer open ones).
 VISITABLE_LIMIT = 200
 #: Characters never kept in a note typed on a phone: C0 controls but tab and newlines, DEL,
@@ -31,22 +31,24 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 def visitable_cases(session: Session, reporter_id: int,
                     limit: int = VISITABLE_LIMIT) -> list[Case]:
-    """The open cases this LINE user reported as a volunteer (not closed, not self-reported),
-    the overdue ones first (oldest deadline first), then by deadline; cases without a deadline
-    last, newest report first among them. (Ordering by the deadline puts every overdue case,
-    due_at < now, before the others.)"""
-    no_deadline = sa.case((Case.due_at.is_(None), 1), else_=0)
+    """The open cases this LINE user reported as a volunteer (not closed, not erased, not
+    self-reported): first those whose next deadline is a home visit, by that date (so the
+    visits overdue come first, the oldest first); then the others — their deadline is an
+    officer's, not the volunteer's — newest report first."""
+    visit_due = sa.case((Case.stage.in_(VISIT_STAGES), Case.due_at), else_=None)
+    no_visit_due = sa.case((visit_due.is_(None), 1), else_=0)
     return list(session.scalars(
         sa.select(Case)
         .where(Case.reporter_id == reporter_id, Case.stage != "closed",
-               Case.self_reported.is_(False))
-        .order_by(no_deadline, Case.due_at, Case.created_at.desc(), Case.id.desc())
+               Case.erased_at.is_(None), Case.self_reported.is_(False))
+        .order_by(no_visit_due, visit_due, Case.created_at.desc(), Case.id.desc())
         .limit(limit)))
 
 
 def is_overdue(case: Case, now: dt.datetime | None = None) -> bool:
-    """Past its deadline and still open."""
-    return workflow.is_overdue(case, now)
+    """A home visit is overdue: the case is in a visit stage and past that deadline (an
+    officer's deadline passed is not the volunteer's to show)."""
+    return case.stage in VISIT_STAGES and workflow.is_overdue(case, now)
 
 
 def next_visit_due(case: Case, now: dt.datetime | None = None) -> dt.datetime | None:

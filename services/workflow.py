@@ -52,6 +52,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "follow_up": ("in_support", "closed"),
     "closed": (),
 }
+#: The stages in which the next deadline is a home visit.
+VISIT_STAGES = ("in_support", "follow_up")
+#: Timeline kinds that change the stage (their detail says "from" and "to").
+STAGE_KINDS = ("verified", "status", "referred", "declined", "reopened")
 #: Stages a case may be referred from (`referred` once the last referral was answered).
 REFERABLE = ("received", "verifying", "referred", "in_support", "follow_up")
 VISIT_OUTCOMES = ("found", "not_found", "moved", "back_in_school", "needs_more_help")
@@ -139,10 +143,19 @@ def agency_area(agency_code: str, case: Case) -> str:
 
 def due_after(case: Case, session: Session, now: dt.datetime | None = None
               ) -> dt.datetime | None:
-    """The next deadline of a case in its current stage (None once closed), from its history
-    and the deadlines of the agencies concerned (services.deadlines), so recomputing it after
-    an agency changes its deadlines gives the same answer as the change that set it."""
-    if case.stage == "closed":
+    """The next deadline of a case in its current stage (None once closed or erased), from its
+    history and the deadlines of the agencies concerned (services.deadlines), so recomputing
+    it after an agency changes its deadlines gives the same answer as the change that set it.
+
+    - `received`, `verifying`: checked within `verify` days of the report (or reopening);
+    - `referred`, waiting: answered within `referral` days (the receiving agency's);
+    - `referred`, accepted: the new owner acts within `first_action` days of the acceptance; its
+      first service, appointment, officer's home visit or stage change meets that deadline, and
+      from then on the child is visited within `visit` days of that action or the last visit;
+    - `in_support`, `follow_up`: visited within `visit` days of the latest visit's date (a
+      visit entered late counts from the day it was made), or of the case entering these two
+      stages when that is later. Moving between them does not restart the 30 days."""
+    if case.stage == "closed" or case.erased_at is not None:
         return None
     now = now or utcnow()
     owner = case.owner_agency_code
@@ -155,15 +168,73 @@ def due_after(case: Case, session: Session, now: dt.datetime | None = None
         if pending is not None:
             return pending.created_at + deadlines.delta(session, pending.to_agency_code,
                                                         "referral")
-        accepted = session.scalar(
-            sa.select(sa.func.max(Referral.decided_at))
-            .where(Referral.case_id == case.id, Referral.status == "accepted"))
-        return (accepted or now) + deadlines.delta(session, owner, "first_action")
-    last_visit = session.scalar(sa.select(sa.func.max(Visit.created_at))
-                                .where(Visit.case_id == case.id))
-    since = _last_entry(session, case, ("verified", "status", "accepted", "reopened"))
-    moments = [m for m in (last_visit, since) if m is not None]
+        accepted = session.execute(
+            sa.select(Referral.decided_at, Referral.to_agency_code)
+            .where(Referral.case_id == case.id, Referral.status == "accepted",
+                   Referral.decided_at.is_not(None))
+            .order_by(Referral.decided_at.desc(), Referral.id.desc()).limit(1)).first()
+        if accepted is None:
+            return now + deadlines.delta(session, owner, "first_action")
+        acted = first_action_after(session, case, accepted.to_agency_code, accepted.decided_at)
+        if acted is None:
+            return accepted.decided_at + deadlines.delta(session, owner, "first_action")
+        moments = [acted, last_visit_moment(session, case)]
+        return max(m for m in moments if m is not None) + deadlines.delta(session, owner,
+                                                                          "visit")
+    moments = [m for m in (last_visit_moment(session, case),
+                           _entered_visit_stages(session, case)) if m is not None]
     return max(moments, default=now) + deadlines.delta(session, owner, "visit")
+
+
+def first_action_after(session: Session, case: Case, agency_code: str, since: dt.datetime
+                       ) -> dt.datetime | None:
+    """When `agency_code` first acted on the case at or after `since` (its acceptance of a
+    referral): a service or an appointment it recorded, or a home visit by one of its
+    officers. (A stage change leaves `referred`, so due_after never needs to look for one.)"""
+    service = (sa.select(sa.func.min(CaseService.recorded_at))
+               .where(CaseService.case_id == case.id, CaseService.agency_code == agency_code,
+                      CaseService.recorded_at >= since))
+    appointment = (sa.select(sa.func.min(Appointment.created_at))
+                   .where(Appointment.case_id == case.id,
+                          Appointment.agency_code == agency_code,
+                          Appointment.created_at >= since))
+    visit = (sa.select(sa.func.min(Visit.created_at))
+             .join(Officer, Officer.username == Visit.visitor)
+             .where(Visit.case_id == case.id, Visit.visitor_kind == "officer",
+                    Officer.agency_code == agency_code, Visit.created_at >= since))
+    row = session.execute(sa.select(service.scalar_subquery(), appointment.scalar_subquery(),
+                                    visit.scalar_subquery())).one()
+    return min((m for m in row if m is not None), default=None)
+
+
+def visit_moment(visited_on: dt.date, entered_at: dt.datetime) -> dt.datetime:
+    """When a visit counts from: its entry, or the end of the day it was made (in Khon Kaen)
+    when it was entered on a later day."""
+    end_of_day = dt.datetime.combine(visited_on + dt.timedelta(days=1), dt.time(0),
+                                     tzinfo=BANGKOK) - dt.timedelta(seconds=1)
+    return min(entered_at, end_of_day)
+
+
+def last_visit_moment(session: Session, case: Case) -> dt.datetime | None:
+    """The latest `visit_moment` of the case's visits (None without one)."""
+    rows = session.execute(sa.select(Visit.visited_on, Visit.created_at)
+                           .where(Visit.case_id == case.id)).all()
+    return max((visit_moment(day, at) for day, at in rows), default=None)
+
+
+def _entered_visit_stages(session: Session, case: Case) -> dt.datetime | None:
+    """When the case last came into `in_support`/`follow_up` from another stage: walking its
+    stage changes back from the latest while they were moves between those two stages."""
+    entries = session.execute(
+        sa.select(TimelineEntry.at, TimelineEntry.detail)
+        .where(TimelineEntry.case_id == case.id, TimelineEntry.kind.in_(STAGE_KINDS))
+        .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc())).all()
+    entered = None
+    for at, detail in entries:
+        entered = at
+        if (detail or {}).get("from") not in VISIT_STAGES:
+            break
+    return entered
 
 
 def _last_entry(session: Session, case: Case, kinds: tuple[str, ...]) -> dt.datetime | None:
@@ -472,6 +543,7 @@ def record_service(session: Session, actor: Actor, case: Case, code: str,
            provided_on=provided_on.isoformat())
     if note:
         _entry(case, "note", actor, now, public=False, text=note, service_id=service.id)
+    _reset_due(session, case, now)  # the new owner's first action meets its deadline
     _tell_people(session, case, "service", service=code, service_id=service.id,
                  provided_on=provided_on.isoformat())
     audit.record(session, actor, "case.service", case, service=code, service_id=service.id)
@@ -534,6 +606,7 @@ def set_appointment(session: Session, actor: Actor, case: Case, at: dt.datetime,
     _acted(case, actor, now)
     _entry(case, "appointment", actor, now, public=True, appointment_id=appointment.id,
            at=at.astimezone(dt.UTC).isoformat(), place=place)
+    _reset_due(session, case, now)  # the new owner's first action meets its deadline
     _tell_people(session, case, "appointment", appointment_id=appointment.id,
                  at=at.astimezone(dt.UTC).isoformat(), place=place)
     audit.record(session, actor, "case.appointment", case, appointment_id=appointment.id)
@@ -573,8 +646,7 @@ def record_visit(session: Session, actor: Actor, case: Case, outcome: str,
            visited_on=visited_on.isoformat())
     if note:
         _entry(case, "note", actor, now, public=False, text=note, visit_id=visit.id)
-    if case.stage in ("in_support", "follow_up"):
-        set_due(case, now + deadlines.delta(session, case.owner_agency_code, "visit"), now)
+    _reset_due(session, case, now)  # the next visit counts from this one's date
     if actor.kind != "officer":
         _tell_officers(session, case, case.owner_agency_code, "case.visit_recorded",
                        outcome=outcome, visited_on=visited_on.isoformat())

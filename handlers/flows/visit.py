@@ -81,6 +81,9 @@ REFUSALS = {
                        "saved. Please record it again and type the note once more."),
     "date_before_report": _l("The visit date is before the report of Nong %(name)s, so this "
                              "visit was not saved. Please tell the officer in charge."),
+    "case_erased": _l("The details of this case (reference %(ref)s) were erased at the "
+                      "guardian's request, so this visit was not saved. If you have "
+                      "questions, please ask the officer in charge."),
 }
 REFUSED = _l("Sorry, this visit could not be saved. Please try again later, or tell the "
              "officer in charge.")
@@ -120,10 +123,15 @@ def choose(draft: dict, case: Case) -> None:
 
 
 def closed_or_not_yours(ctx: EventContext, case: Case | None) -> str | None:
-    """Why this case cannot be visited by this volunteer (None when it can)."""
+    """Why this case cannot be visited by this volunteer (None when it can): not theirs (or
+    gone), erased at the guardian's request, or closed."""
     if case is None or case.reporter_id != ctx.user.id or case.self_reported:
         return _("This case is not one of yours. You can record visits to the children you "
                  "reported: type \"home visit\" to choose one.")
+    if case.erased_at is not None:  # the name is gone: only the reference is left
+        return _("The details of this case (reference %(ref)s) were erased at the guardian's "
+                 "request, so visits can no longer be recorded for it. If you have questions, "
+                 "please ask the officer in charge.", ref=case.reference)
     if case.stage == "closed":
         return _("Nong %(name)s's case is closed, so no visit needs to be recorded. If the "
                  "child needs help again, please tell the officer in charge.",
@@ -351,7 +359,8 @@ def finish_visit(ctx: EventContext, draft: dict) -> None:
             latitude=location.get("latitude"), longitude=location.get("longitude"),
             photo=photo)
     except workflow.WorkflowError as refusal:
-        ctx.reply(text(str(REFUSALS.get(refusal.code, REFUSED)) % {"name": name}))
+        ctx.reply(text(str(REFUSALS.get(refusal.code, REFUSED))
+                       % {"name": name, "ref": case.reference}))
         return
     lines = [_("The visit to Nong %(name)s is saved. Thank you! Reference %(ref)s. The "
                "officer in charge will see it.", name=name, ref=case.reference)]

@@ -22,12 +22,14 @@ from models import (
     CasePhoto,
     Consent,
     ConversationState,
+    InboxEvent,
     LineUser,
     OutboxMessage,
     TimelineEntry,
     Visit,
     utcnow,
 )
+from services import subject_rights
 from tests import factories as f
 from tests.support import Chat
 
@@ -146,25 +148,43 @@ def test_the_menu_has_home_visit_and_it_starts_the_flow(app, session, volunteer,
     assert chat.labels() == ["มะลิ"]
 
 
-def test_own_open_cases_overdue_first_then_by_deadline(app, session, volunteer, chat):
+def test_own_open_cases_visits_overdue_first_then_by_visit_date(app, session, volunteer,
+                                                                chat):
+    """"Overdue" means a home visit is overdue: a case still being checked whose officer's
+    deadline passed is neither marked nor put first; those come after the visits, newest
+    report first."""
     other = f.line_user(session)
-    make_case(app, session, volunteer, "สมชาย", due=dt.timedelta(days=10))
-    make_case(app, session, volunteer, "มะลิ", due=dt.timedelta(days=-5))
-    make_case(app, session, volunteer, "ต้นกล้า", due=dt.timedelta(days=-2))
-    make_case(app, session, volunteer, "บุญมี", due=dt.timedelta(days=3))
+    helped = "in_support"
+    make_case(app, session, volunteer, "ตรวจนาน", due=dt.timedelta(days=-20))  # received
+    make_case(app, session, volunteer, "สมชาย", due=dt.timedelta(days=10), stage=helped)
+    make_case(app, session, volunteer, "มะลิ", due=dt.timedelta(days=-5), stage=helped)
+    make_case(app, session, volunteer, "ต้นกล้า", due=dt.timedelta(days=-2), stage="follow_up")
+    make_case(app, session, volunteer, "บุญมี", due=dt.timedelta(days=3), stage=helped)
+    make_case(app, session, volunteer, "ส่งต่อ", due=dt.timedelta(days=-9), stage="referred")
     make_case(app, session, volunteer, "ปิดแล้ว", stage="closed")
-    make_case(app, session, other, "ของคนอื่น", due=dt.timedelta(days=-30))
+    make_case(app, session, other, "ของคนอื่น", due=dt.timedelta(days=-30), stage=helped)
     chat.say("เยี่ยมบ้าน")
-    assert chat.labels() == ["มะลิ (เลยกำหนด)", "ต้นกล้า (เลยกำหนด)", "บุญมี", "สมชาย"]
+    assert chat.labels() == ["มะลิ (เลยกำหนด)", "ต้นกล้า (เลยกำหนด)", "บุญมี", "สมชาย",
+                             "ส่งต่อ", "ตรวจนาน"]
     assert "(น้องที่เลยกำหนดแล้วเรียงไว้ก่อน)" in last_text(chat)
     assert all(len(label) <= 20 for label in chat.labels())
 
 
+def test_an_officers_deadline_passed_is_not_a_visit_overdue(app, session, volunteer, chat):
+    make_case(app, session, volunteer, "ตรวจนาน", due=dt.timedelta(days=-20))
+    make_case(app, session, volunteer, "ส่งต่อ", due=dt.timedelta(days=-9), stage="referred")
+    chat.say("เยี่ยมบ้าน")
+    assert chat.labels() == ["ส่งต่อ", "ตรวจนาน"]  # newest report first, no marker
+    assert "เลยกำหนด" not in last_text(chat)
+
+
 def test_long_names_and_shared_first_names_fit_the_label(app, session, volunteer, chat):
     make_case(app, session, volunteer, "ศักดิ์สิทธิ์มหาสมบูรณ์ยิ่ง ใจดี",
-              due=dt.timedelta(days=-1))
-    make_case(app, session, volunteer, "สมชาย ใจดี", due=dt.timedelta(days=1))
-    make_case(app, session, volunteer, "สมชาย มีสุข", due=dt.timedelta(days=2))
+              due=dt.timedelta(days=-1), stage="in_support")
+    make_case(app, session, volunteer, "สมชาย ใจดี", due=dt.timedelta(days=1),
+              stage="in_support")
+    make_case(app, session, volunteer, "สมชาย มีสุข", due=dt.timedelta(days=2),
+              stage="in_support")
     chat.say("เยี่ยมบ้าน")
     labels = chat.labels()
     assert all(len(label) <= 20 for label in labels)
@@ -432,8 +452,9 @@ def test_cancel_saves_nothing(app, session, volunteer, chat):
 
 
 def test_back_and_edit_change_the_answers(app, session, volunteer, chat):
-    make_case(app, session, volunteer, "มะลิ", due=dt.timedelta(days=-1))
-    case = make_case(app, session, volunteer, "สมชาย", due=dt.timedelta(days=1))
+    make_case(app, session, volunteer, "มะลิ", due=dt.timedelta(days=-1), stage="in_support")
+    case = make_case(app, session, volunteer, "สมชาย", due=dt.timedelta(days=1),
+                     stage="in_support")
     chat.say("เยี่ยมบ้าน")
     chat.tap("มะลิ (เลยกำหนด)")
     chat.say("ย้อนกลับ")  # back to "which child"
@@ -559,3 +580,85 @@ def test_my_cases_progress_offers_record_a_visit(app, session, volunteer, chat):
     assert action["data"] == f"a=visit&id={case.id}"
     chat.tap("บันทึกการเยี่ยม")
     assert last_text(chat) == "ไปเยี่ยมน้องสมชาย แล้วเป็นอย่างไรบ้างคะ"
+
+
+# -- erased cases ------------------------------------------------------------------------------
+
+def erase(app, case: Case) -> None:
+    """Erase the case's personal data as an approved guardian's request does."""
+    with app.app_context():
+        supervisor = f.officer(db.session, role="supervisor", agency="LEARN", area="4007")
+        subject_rights.erase_case(db.session, f.actor(supervisor),
+                                  db.session.get(Case, case.id))
+        db.session.commit()
+        db.session.remove()
+
+
+ERASED = "ข้อมูลของเรื่องนี้ (เลขที่เรื่อง {ref}) ถูกลบแล้วตามคำขอของผู้ปกครอง"
+
+
+def test_an_erased_open_case_is_not_offered_and_is_refused_by_name_of_its_reference(
+        app, session, volunteer, chat):
+    erased = make_case(app, session, volunteer, "เด็กหญิงลบแล้ว ใจดี", stage="in_support",
+                       due=dt.timedelta(days=-10))
+    make_case(app, session, volunteer, "สมชาย")
+    erase(app, erased)
+    session.expire_all()
+    assert session.get(Case, erased.id).stage == "in_support"  # erased, still open
+    chat.say("เยี่ยมบ้าน")
+    assert chat.labels() == ["สมชาย"]
+    chat.say(erased.reference)  # typed: the reason, not a generic "try again later"
+    assert chat.texts()[0].startswith(ERASED.format(ref=erased.reference))
+    chat.say("ยกเลิก")
+    start_for(chat, erased.id)  # the old reminder's button
+    assert last_text(chat).startswith(ERASED.format(ref=erased.reference))
+    assert "จึงบันทึกการเยี่ยมไม่ได้แล้วค่ะ" in last_text(chat)
+    assert session.scalar(sa.select(ConversationState)) is None
+    assert visits_of(session, erased) == []
+
+
+def test_a_case_erased_while_the_volunteer_answers_is_not_recorded(app, session, volunteer,
+                                                                   chat):
+    case = make_case(app, session, volunteer, "สมชาย")
+    start_for(chat, case.id)
+    chat.tap("พบเด็ก")
+    chat.tap(SKIP)
+    erase(app, case)
+    chat.tap("ยืนยัน")
+    assert last_text(chat).startswith(ERASED.format(ref=case.reference))
+    assert visits_of(session, case) == []
+
+
+def test_only_erased_cases_leave_the_volunteer_nothing_to_visit(app, session, volunteer, chat):
+    erase(app, make_case(app, session, volunteer, "สมชาย"))
+    chat.say("เยี่ยมบ้าน")
+    assert last_text(chat).startswith("ตอนนี้ยังไม่มีเคสที่ต้องไปเยี่ยมค่ะ")
+
+
+# -- postbacks with ids no row can have --------------------------------------------------------
+
+@pytest.mark.parametrize("huge", ["99999999999999999999", str(2**63), str(-(2**63) - 1)])
+def test_an_oversized_id_in_a_postback_gets_the_stale_tap_answer(app, session, volunteer, chat,
+                                                                 huge):
+    """Beyond the databases' integer range (an overflow on SQLite, "out of range" on
+    PostgreSQL if it reached a query): answered like a stale tap, at once, and the next
+    event is not kept waiting behind retries."""
+    case = make_case(app, session, volunteer, "สมชาย")
+    chat.emulator.events(user=chat.user, type="postback", postback={"data": f"a=visit&id={huge}"})
+    chat._answer()
+    assert last_text(chat).startswith("เรื่องนี้ไม่ได้อยู่ในเคสของคุณค่ะ")
+    chat.say("เยี่ยมบ้าน")  # in the "which child" step: a forged choice
+    chat.emulator.events(user=chat.user, type="postback", postback={"data": f"step=case&v={huge}"})
+    chat._answer()
+    assert chat.texts()[0].startswith("เรื่องนี้ไม่ได้อยู่ในเคสของคุณค่ะ")
+    chat.emulator.events(user=chat.user, type="postback",
+                         postback={"data": f"step=case&v=__more__&page={huge}"})
+    chat._answer()
+    assert chat.texts()  # answered (whatever page it shows), not crashed
+    chat.tap("สมชาย")
+    assert last_text(chat) == "ไปเยี่ยมน้องสมชาย แล้วเป็นอย่างไรบ้างคะ"
+    session.expire_all()
+    failed = session.scalars(sa.select(InboxEvent).where(
+        InboxEvent.status.in_([InboxEvent.PENDING, InboxEvent.FAILED]))).all()
+    assert failed == [], [(e.status, e.attempts) for e in failed]
+    assert visits_of(session, case) == []

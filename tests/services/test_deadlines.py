@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot.extensions import db
-from models import Agency, AuditEntry, Case
-from services import deadlines, queue, workflow
+from models import BANGKOK, Agency, AuditEntry, Case, LineUser
+from services import deadlines, queue, reminders, subject_rights, workflow
 from services.access import Actor
 from services.deadlines import DeadlineError
 from services.workflow import WorkflowError
@@ -82,9 +82,9 @@ def test_each_stage_has_its_default_deadline_and_is_overdue_just_after_it(s, new
     workflow.record_visit(s, social, case, "found", now=T0 + 10 * DAY)
     assert case.due_at == T0 + 10 * DAY + 30 * DAY
     workflow.transition(s, social, case, "follow_up", now=T0 + 11 * DAY)
-    assert case.due_at == T0 + 11 * DAY + 30 * DAY
-    assert overdue_refs(s, social, T0 + 41 * DAY + dt.timedelta(minutes=1)) == {case.reference}
-    assert overdue_refs(s, social, T0 + 41 * DAY - dt.timedelta(minutes=1)) == set()
+    assert case.due_at == T0 + 10 * DAY + 30 * DAY  # followed up: still 30 days from the visit
+    assert overdue_refs(s, social, T0 + 40 * DAY + dt.timedelta(minutes=1)) == {case.reference}
+    assert overdue_refs(s, social, T0 + 40 * DAY - dt.timedelta(minutes=1)) == set()
 
 
 def test_a_closed_case_has_no_deadline_and_is_never_overdue(s, new_case, learn):
@@ -189,3 +189,135 @@ def test_only_an_administrator_sets_deadlines(s, learn):
     with pytest.raises(WorkflowError) as info:
         deadlines.set_deadlines(s, admin, "NOPE", {"verify": 3})
     assert info.value.status == 404
+
+
+# -- the first action after a referral's acceptance ----------------------------------------
+
+def _act(s, actor, case, action: str, at: dt.datetime) -> None:
+    if action == "service":
+        workflow.record_service(s, actor, case, "welfare_grant", now=at)
+    elif action == "appointment":
+        workflow.set_appointment(s, actor, case, at + 3 * DAY, place="พมจ.", now=at)
+    elif action == "visit":
+        workflow.record_visit(s, actor, case, "found", now=at)
+    else:
+        workflow.transition(s, actor, case, "in_support", now=at)
+
+
+@pytest.mark.parametrize("action", ["service", "appointment", "visit", "stage"])
+def test_the_accepting_agencys_first_action_meets_the_first_action_deadline(
+        s, new_case, learn, social, action):
+    """Accepted on day 2 (first action due on day 16); the new owner acts on day 5: the case
+    is never overdue for it, nor escalated, and the next deadline is the follow-up's (a
+    visit within 30 days of that action) — derived again from history the same way."""
+    case = new_case()
+    referral = workflow.refer(s, learn, case, "SOCIAL", "needs welfare", now=T0 + DAY)
+    workflow.accept_referral(s, social, referral, now=T0 + 2 * DAY)
+    assert case.due_at == T0 + 16 * DAY
+    _act(s, social, case, action, T0 + 5 * DAY)
+    s.commit()
+    assert case.due_at == T0 + 35 * DAY
+    assert overdue_refs(s, social, T0 + 25 * DAY) == set()  # past day 16: met, not overdue
+    assert workflow.due_after(case, s, T0 + 25 * DAY) == T0 + 35 * DAY
+    assert reminders.escalate(s, T0 + 26 * DAY) == {"district": 0, "province": 0}
+
+
+def test_only_the_accepting_agency_acting_after_acceptance_meets_it(s, new_case, learn,
+                                                                    social, admin):
+    """What came before the acceptance (the referring agency's service), a volunteer's visit,
+    or a note does not meet the new owner's first-action deadline; it escalates on day 24."""
+    case = new_case()
+    workflow.transition(s, learn, case, "verifying", now=T0 + DAY)
+    workflow.record_service(s, learn, case, "learn_enrolment", now=T0 + DAY)
+    referral = workflow.refer(s, learn, case, "SOCIAL", "needs welfare", now=T0 + 2 * DAY)
+    workflow.accept_referral(s, social, referral, now=T0 + 3 * DAY)
+    volunteer = s.get(LineUser, case.reporter_id)
+    workflow.record_visit(s, Actor(kind="volunteer", name=volunteer.line_user_id,
+                                   line_user_id=volunteer.id), case, "found", now=T0 + 4 * DAY)
+    workflow.add_note(s, social, case, "โทรหาแม่แล้ว", now=T0 + 5 * DAY)
+    s.commit()
+    assert case.due_at == T0 + 17 * DAY
+    assert overdue_refs(s, social, T0 + 18 * DAY) == {case.reference}
+    assert reminders.escalate(s, T0 + 25 * DAY) == {"district": 1, "province": 0}
+    s.commit()
+    # the agency acts at last (day 26): the escalation ends, the deadline is the follow-up's
+    workflow.record_service(s, social, case, "welfare_grant", now=T0 + 26 * DAY)
+    s.commit()
+    assert (case.due_at, case.escalation) == (T0 + 56 * DAY, 0)
+    # an agency's new first-action days are recomputed from history: the met deadline stays
+    deadlines.set_deadlines(s, admin, "SOCIAL", {"first_action": 3}, now=T0 + 27 * DAY)
+    s.commit()
+    s.refresh(case)
+    assert case.due_at == T0 + 56 * DAY
+
+
+def test_a_second_referral_needs_its_own_first_action(s, new_case, learn, social, admin):
+    """A case accepted, acted on, then referred on to a third agency: that agency's first
+    action counts from its own acceptance; the earlier agency's actions do not meet it."""
+    case = new_case()
+    first = workflow.refer(s, learn, case, "SOCIAL", "welfare", now=T0 + DAY)
+    workflow.accept_referral(s, social, first, now=T0 + 2 * DAY)
+    workflow.record_service(s, social, case, "welfare_grant", now=T0 + 3 * DAY)
+    health = f.actor(f.officer(s, agency="HEALTH", area="4007"))
+    second = workflow.refer(s, social, case, "HEALTH", "health check", now=T0 + 4 * DAY)
+    workflow.accept_referral(s, health, second, now=T0 + 5 * DAY)
+    assert case.due_at == T0 + 19 * DAY
+    workflow.set_appointment(s, health, case, T0 + 9 * DAY, now=T0 + 6 * DAY)
+    assert case.due_at == T0 + 36 * DAY
+
+
+# -- the visit deadline counts from the visit's date --------------------------------------
+
+def test_the_visit_deadline_counts_from_the_latest_visit_date_not_its_entry(s, new_case,
+                                                                            learn):
+    case = new_case()
+    workflow.transition(s, learn, case, "in_support", now=T0 + DAY)
+    workflow.record_visit(s, learn, case, "found", now=T0 + 20 * DAY)
+    assert case.due_at == T0 + 50 * DAY
+    # an earlier visit entered late does not push the next one out
+    earlier = (T0 + 10 * DAY).astimezone(BANGKOK).date()
+    workflow.record_visit(s, learn, case, "found", visited_on=earlier, now=T0 + 25 * DAY)
+    assert case.due_at == T0 + 50 * DAY
+
+
+def test_a_back_dated_visit_counts_from_the_end_of_its_day(s, new_case, learn):
+    """Visited on 6 Dec, entered on 26 Dec: the next visit is due by the end of 5 Jan
+    (30 days after the visit's day), not 30 days after the typing."""
+    case = new_case()
+    workflow.transition(s, learn, case, "in_support", now=T0 + DAY)
+    workflow.record_visit(s, learn, case, "not_found", visited_on=dt.date(2026, 12, 6),
+                          now=T0 + 25 * DAY)
+    due = case.due_at.astimezone(BANGKOK)
+    assert (due.date(), due.hour, due.minute) == (dt.date(2027, 1, 5), 23, 59)
+    assert workflow.due_after(case, s, T0 + 26 * DAY) == case.due_at
+
+
+def test_moving_between_helped_and_followed_up_keeps_the_visit_clock(s, new_case, learn):
+    """in_support -> follow_up (and back) is still a child to visit: the 30 days run from the
+    last visit; only entering the visit stages (from checking or a referral) starts them."""
+    case = new_case()
+    workflow.transition(s, learn, case, "in_support", now=T0 + DAY)
+    assert case.due_at == T0 + 31 * DAY  # entered the visit stages: 30 days from then
+    workflow.record_visit(s, learn, case, "found", now=T0 + 10 * DAY)
+    workflow.transition(s, learn, case, "follow_up", now=T0 + 35 * DAY)
+    assert case.due_at == T0 + 40 * DAY  # the visit of day 10 still counts: due on day 40
+    workflow.transition(s, learn, case, "in_support", now=T0 + 38 * DAY)
+    assert case.due_at == T0 + 40 * DAY
+    # referred, declined, back to in_support: the clock starts again at the return
+    referral = workflow.refer(s, learn, case, "SOCIAL", "welfare", now=T0 + 39 * DAY)
+    social = f.actor(f.officer(s, agency="SOCIAL", area="40"))
+    workflow.decline_referral(s, social, referral, "not ours", now=T0 + 41 * DAY)
+    assert case.stage == "in_support" and case.due_at == T0 + 71 * DAY
+
+
+def test_an_erased_case_gets_no_deadline_back_from_a_recomputation(s, new_case, learn, admin):
+    case = new_case()
+    workflow.transition(s, learn, case, "in_support", now=T0 + DAY)
+    subject_rights.erase_case(s, admin, case, now=T0 + 2 * DAY)
+    s.commit()
+    assert case.due_at is None
+    deadlines.set_deadlines(s, admin, "LEARN", {"visit": 10}, now=T0 + 3 * DAY)
+    s.commit()
+    s.refresh(case)
+    assert case.due_at is None
+    assert workflow.due_after(case, s, T0 + 3 * DAY) is None

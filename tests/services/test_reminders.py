@@ -15,6 +15,8 @@ from flask_babel import force_locale
 
 from bot.extensions import db
 from bot.outbox import render
+from bot.quiet_hours import QuietHours
+from bot.scheduler import JOBS, Scheduler
 from models import (
     BANGKOK,
     Appointment,
@@ -23,7 +25,7 @@ from models import (
     OutboxMessage,
     TimelineEntry,
 )
-from services import queue, reminders, workflow
+from services import queue, reminders, subject_rights, workflow
 from services.access import Actor
 from tests import factories as f
 
@@ -316,3 +318,92 @@ def test_the_appointment_reminder_and_the_digest_read_in_thai(s, helped, learn):
     assert f"{case.reference} น้องมะลิ เลยกำหนด 10 วัน" in digest["text"]
     assert parse_qs(digest["quickReply"]["items"][0]["action"]["data"]) == {
         "a": ["menu"], "v": ["my_work"]}
+
+
+# -- parents: a morning missed does not lose an appointment's reminder ------------------------
+
+def test_a_missed_morning_still_reminds_todays_appointment_once_and_says_today(s, helped,
+                                                                               learn):
+    """The job did not run on 10 Dec (the worker was down all day): on 11 Dec at 08:00 the
+    parent still hears of the 09:30 appointment — today, not tomorrow — and only once."""
+    case = helped(MORNING - 5 * DAY, name="เด็กหญิงมะลิ ดีงาม")
+    parent = f.line_user(s, role="parent")
+    _link(s, case, parent)
+    today_0930 = dt.datetime(2026, 12, 11, 9, 30, tzinfo=BANGKOK)
+    appointment = workflow.set_appointment(s, learn, case, today_0930, place="กศน.น้ำพอง",
+                                           now=MORNING - DAY)
+    gone_by = workflow.set_appointment(s, learn, case, today_0930 - dt.timedelta(hours=2),
+                                       now=MORNING - DAY)  # 07:30 on the 11th: past at 08:00
+    s.commit()
+    next_morning = MORNING + DAY
+    assert reminders.appointment_reminders(s, next_morning) == 1
+    assert reminders.appointment_reminders(s, next_morning + dt.timedelta(hours=1)) == 0
+    s.commit()
+    [row] = rows(s, "reminder.appointment")
+    payload = json.loads(row.payload)
+    assert (payload["day"], row.dedupe_key) == ("today", f"appointment:{appointment.id}:"
+                                                         f"{parent.line_user_id}")
+    assert s.get(Appointment, gone_by.id).reminded_at is None
+    [message] = _render(s, "reminder.appointment", "th")
+    assert message["text"].startswith("แจ้งเตือนค่ะ วันนี้ 11 ธ.ค. 2569 เวลา 09:30 น.")
+    with force_locale("en"):
+        [english] = render(rows(s, "reminder.appointment")[0], None)
+    assert "an appointment today, 11 Dec 2026 at 09:30" in english["text"]
+
+
+def test_an_appointment_reminded_the_day_before_is_not_reminded_again_on_the_day(s, helped,
+                                                                                  learn):
+    case = helped(MORNING - 5 * DAY)
+    parent = f.line_user(s, role="parent")
+    _link(s, case, parent)
+    workflow.set_appointment(s, learn, case, dt.datetime(2026, 12, 11, 15, 0, tzinfo=BANGKOK),
+                             now=MORNING - DAY)
+    s.commit()
+    assert reminders.appointment_reminders(s, MORNING) == 1  # the day before: "tomorrow"
+    s.commit()
+    assert reminders.appointment_reminders(s, MORNING + DAY) == 0  # not again on the day
+    assert [p["day"] for p in payloads(s, "reminder.appointment")] == ["tomorrow"]
+
+
+def test_the_scheduler_missing_a_whole_day_still_reminds_the_appointment(s, app, helped, learn):
+    """Across the catch-up window: nobody ran on the 10th before quiet hours (recorded missed);
+    the next morning's run covers the appointment now "today"."""
+    case = helped(MORNING - 5 * DAY)
+    parent = f.line_user(s, role="parent")
+    _link(s, case, parent)
+    workflow.set_appointment(s, learn, case, dt.datetime(2026, 12, 11, 13, 0, tzinfo=BANGKOK),
+                             now=MORNING - DAY)
+    s.commit()
+    scheduler = Scheduler(app, "w1", jobs=[JOBS[0]])
+    evening = MORNING + dt.timedelta(hours=13)  # 21:00 on the 10th, quiet hours
+    scheduler.quiet = QuietHours.parse("20:00-07:00")
+    assert scheduler.run_due(evening)[0]["status"] == "missed"
+    [report] = scheduler.run_due(MORNING + DAY)
+    assert report["status"] == "ran" and report["result"]["appointment_reminders"] == 1
+    assert [p["day"] for p in payloads(s, "reminder.appointment")] == ["today"]
+
+
+# -- erased cases ----------------------------------------------------------------------------
+
+def test_an_erased_open_case_is_never_stale_reminded_or_escalated(s, helped, learn):
+    """Erased at the guardian's request, the case stays open (the counts keep it) but can no
+    longer be changed: nothing to freshen, visit or escalate."""
+    supervisor = f.officer(s, role="supervisor", agency="LEARN", area="4007",
+                           line=f.line_user(s, role="officer"))
+    kept = helped(MORNING - 60 * DAY)
+    erased = helped(MORNING - 60 * DAY)
+    subject_rights.erase_case(s, learn, erased, now=MORNING - 40 * DAY)
+    s.execute(sa.update(Case).where(Case.id.in_([kept.id, erased.id]))
+              .values(updated_at=MORNING - 31 * DAY))
+    s.commit()
+    result = reminders.morning(s, MORNING)
+    s.commit()
+    assert result["escalated"] == {"district": 1, "province": 1}  # the kept case only
+    assert [p["case_id"] for p in payloads(s, "reminder.visit")] == [kept.id]
+    [digest] = [p for p in payloads(s, "reminder.digest") if p["officer_id"] == supervisor.id]
+    assert digest["stale"] == 1
+    stale, _ = queue.list_cases(s, Actor.for_officer(supervisor),
+                                queue.CaseFilters(stale=True), now=MORNING)
+    assert [c.id for c in stale] == [kept.id]
+    s.refresh(erased)
+    assert erased.stage == "in_support" and not reminders.is_stale(erased, MORNING)

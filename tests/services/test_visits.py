@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from bot.extensions import db
 from models import CasePhoto, Consent, TimelineEntry, Visit, utcnow
-from services import visits
+from services import subject_rights, visits
 from services.access import Actor
 from services.workflow import WorkflowError
 from tests import factories as f
@@ -45,27 +45,46 @@ def photos(s) -> int:
     return s.scalar(sa.select(sa.func.count()).select_from(CasePhoto))
 
 
-def test_visitable_cases_are_open_own_and_overdue_first(s, app, volunteer):
+def test_visitable_cases_are_open_own_and_visits_overdue_first(s, app, volunteer):
+    """Cases whose deadline is a home visit come first, by that date (the overdue ones
+    first); then the others, whose deadline is an officer's, newest report first."""
     now = utcnow()
     later = report(s, app, volunteer)
     oldest_overdue = report(s, app, volunteer)
     overdue = report(s, app, volunteer)
     no_deadline = report(s, app, volunteer)
+    checking_late = report(s, app, volunteer)  # the officers' check is late, not a visit
     closed = report(s, app, volunteer)
     theirs = report(s, app, f.line_user(s))
     own_parent_case = report(s, app, volunteer)
-    later.due_at = now + dt.timedelta(days=5)
-    oldest_overdue.due_at = now - dt.timedelta(days=9)
-    overdue.due_at = now - dt.timedelta(days=1)
-    no_deadline.due_at = None
+    for case, stage, due in ((later, "in_support", 5), (oldest_overdue, "follow_up", -9),
+                             (overdue, "in_support", -1), (theirs, "in_support", -30)):
+        case.stage, case.due_at = stage, now + dt.timedelta(days=due)
+    no_deadline.stage, no_deadline.due_at = "in_support", None
+    checking_late.due_at = now - dt.timedelta(days=20)
     closed.stage, closed.due_at = "closed", None
     own_parent_case.self_reported = True
-    theirs.due_at = now - dt.timedelta(days=30)
     s.commit()
     found = visits.visitable_cases(s, volunteer.id)
-    assert [c.id for c in found] == [oldest_overdue.id, overdue.id, later.id, no_deadline.id]
-    assert [visits.is_overdue(c, now) for c in found] == [True, True, False, False]
+    assert [c.id for c in found] == [oldest_overdue.id, overdue.id, later.id, checking_late.id,
+                                     no_deadline.id]
+    assert [visits.is_overdue(c, now) for c in found] == [True, True, False, False, False]
     assert visits.visitable_cases(s, volunteer.id, limit=1) == [oldest_overdue]
+
+
+def test_an_erased_case_is_not_visitable_though_still_open(s, app, volunteer):
+    kept = report(s, app, volunteer)
+    erased = report(s, app, volunteer)
+    erased.stage, erased.due_at = "in_support", utcnow() - dt.timedelta(days=3)
+    s.commit()
+    supervisor = f.actor(f.officer(s, role="supervisor", agency="LEARN", area="4007"))
+    subject_rights.erase_case(s, supervisor, erased)
+    s.commit()
+    assert erased.stage == "in_support" and erased.erased_at is not None
+    assert [c.id for c in visits.visitable_cases(s, volunteer.id)] == [kept.id]
+    with pytest.raises(WorkflowError) as refused:
+        visits.record(s, as_volunteer(volunteer), erased, "found", photo=PHOTO)
+    assert refused.value.code == "case_erased"
 
 
 def test_photo_consent_needs_the_photo_purpose_and_no_withdrawal(s, app, volunteer):
