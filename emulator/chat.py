@@ -1,5 +1,8 @@
 """The chat page (``/chat``): a LINE-like page where a person talks to the bot as a user.
 
+``GET /`` (``/emulator/`` when mounted) is the emulator's index: where the chat page, the LINE
+API and the control API are, and the users it knows.
+
 The page is a Jinja template with a small script (``static/chat.js``). It drives the emulator
 through the control API like a test would: every message, tap and follow is a signed webhook
 request from ``POST /api/events``, and the bot's answers, pushes included, come from
@@ -8,6 +11,9 @@ blueprint serves:
 
 - ``GET /chat/history?user=U``: the user's recent events and what was sent to them, merged in
   time order, with ``last`` (the seq to poll ``/api/sent`` after), so a reload keeps the chat.
+  Each event comes with what the user's bubble showed (``displayText``, a postback's) and how
+  its last delivery to the webhook went (``delivery``: ``status`` and ``error``, or null), so
+  a failed send still shows as failed, in any browser.
 - ``GET /chat/richmenu?user=U`` and ``GET /chat/richmenu/<id>/image``: the rich menu LINE shows
   the user and its picture; the page lays tappable areas over it.
 - ``GET /chat/content/<message_id>``: what a user uploaded with an image message (thumbnails).
@@ -43,10 +49,23 @@ HISTORY_LIMIT = 100
 USER_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 # The template and script live in the emulator app's own templates/ and static/ folders.
-bp = Blueprint("chat", __name__, url_prefix="/chat")
+bp = Blueprint("chat", __name__)
+
+@bp.get("/")
+def index() -> str:
+    """Where everything is: the chat page, the LINE API's base address, the control API."""
+    root = url_for("chat.index")
+    return render_template(
+        "index.html",
+        chat_url=url_for("chat.page"),
+        api_base=request.host_url.rstrip("/") + root.rstrip("/"),
+        root=root,
+        users=current_emulator().store.list_users(),
+        font_url=url_for("chat.font", name=FONT_NAME, v=font_file()["version"]),
+    )
 
 
-@bp.get("")
+@bp.get("/chat")
 def page() -> str:
     """The chat page; the script reads its addresses from the page, so it works mounted or not."""
     font = font_file()
@@ -66,16 +85,19 @@ def page() -> str:
     )
 
 
-@bp.get("/history")
+@bp.get("/chat/history")
 def history() -> Response:
     """The user's last events and the messages sent to them, oldest first, and the last seq."""
     user = request.args.get("user", "")
     if not USER_ID.match(user):
         raise LineApiError(400, "user must be a user id (letters, digits, _ and -)")
     engine = current_emulator().engine
+    deliveries = t.event_deliveries
     with engine.begin() as conn:
         events = conn.execute(
-            sa.select(t.events.c.event)
+            sa.select(t.events.c.event, deliveries)
+            .select_from(t.events.outerjoin(
+                deliveries, deliveries.c.webhook_event_id == t.events.c.webhook_event_id))
             .where(t.events.c.user_id == user)
             .order_by(t.events.c.created_at.desc())
             .limit(HISTORY_LIMIT)
@@ -91,10 +113,18 @@ def history() -> Response:
             .limit(HISTORY_LIMIT)
         ).all()
     timeline: list[tuple[int, int, dict[str, Any]]] = []
-    for (event,) in events:
+    for row in events:
+        event = row.event
         if isinstance(event, str):  # JSON columns read back as text on some drivers
             event = json.loads(event)
-        timeline.append((int(event.get("timestamp") or 0), 0, {"kind": "event", "event": event}))
+        delivered = row.delivered_at is not None
+        item = {
+            "kind": "event",
+            "event": event,
+            "displayText": row.display_text,
+            "delivery": {"status": row.status, "error": row.error} if delivered else None,
+        }
+        timeline.append((int(event.get("timestamp") or 0), 0, item))
     for row in sent:
         item = {
             "kind": "sent",
@@ -109,7 +139,7 @@ def history() -> Response:
     return jsonify(items=[item for _at, _order, item in timeline], last=last)
 
 
-@bp.get("/richmenu")
+@bp.get("/chat/richmenu")
 def rich_menu() -> Response:
     """The rich menu LINE shows the user (theirs, else the default) with its image's address,
     or ``{"menu": null}``."""
@@ -122,7 +152,7 @@ def rich_menu() -> Response:
     return jsonify(menu=menu)
 
 
-@bp.get("/richmenu/<richmenu_id>/image")
+@bp.get("/chat/richmenu/<richmenu_id>/image")
 def rich_menu_image(richmenu_id: str) -> Response:
     """A rich menu's picture (menus never change: a new look is a new menu and id)."""
     found = richmenus.menu_image(richmenu_id)
@@ -133,7 +163,7 @@ def rich_menu_image(richmenu_id: str) -> Response:
                     headers={"Cache-Control": "private, max-age=86400"})
 
 
-@bp.get("/content/<message_id>")
+@bp.get("/chat/content/<message_id>")
 def content(message_id: str) -> Response:
     """The bytes a user sent with an image (or other content) message."""
     found = current_emulator().store.get_content(message_id)
@@ -143,7 +173,7 @@ def content(message_id: str) -> Response:
     return Response(data, mimetype=content_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
-@bp.get("/fonts/<name>")
+@bp.get("/chat/fonts/<name>")
 def font(name: str) -> Response:
     """Noto Sans Thai (OFL), read from the installed font package, cached for a year."""
     if name != FONT_NAME:

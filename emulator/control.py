@@ -4,9 +4,12 @@ It needs no authentication: the emulator is a development tool and must never fa
 
 - ``POST /api/events``: ``{"user", "text"}``, or ``{"user", "type", "message"|"postback"|...}``, or
   ``{"user", "events": [partial, ...]}``; per event ``age_seconds``, ``timestamp``, ``mode``,
-  ``content_base64`` + ``content_type``; per request ``redeliver``/``resend`` (webhookEventIds),
-  ``signature``, ``raw_body``, ``destination``. Answers ``{"status", "body", "events"}`` (502 with
-  ``"error"`` when the webhook cannot be reached).
+  ``content_base64`` + ``content_type``, ``display_text`` (what the user's chat showed, e.g. a
+  postback's displayText: kept by the emulator for the chat page's history, never sent to the
+  bot); per request ``redeliver``/``resend`` (webhookEventIds), ``signature``, ``raw_body``,
+  ``destination``. Answers ``{"status", "body", "events"}`` (502 with ``"error"`` when the
+  webhook cannot be reached). How each delivery of a stored event went (the webhook's status,
+  or why it could not be reached) is kept with the event, for the chat page's history.
 - ``GET /api/sent?user=&after=&endpoint=&limit=`` and ``GET /api/requests?endpoint=&after=&limit=``
   answer ``{"items": [...], "last": seq}``.
 - ``POST|GET|DELETE /api/faults``: ``{"endpoint", "status", "count", "delay", "body", "when"}``.
@@ -31,6 +34,8 @@ from emulator.state import current_emulator
 from emulator.webhook import deliver, sign, webhook_body
 
 FAULT_ENDPOINTS = endpoint_names() | {"*"}
+#: LINE's limit on an action's displayText, the longest text the chat shows for a postback.
+MAX_DISPLAY_TEXT = 300
 #: Keys of ``POST /api/events`` that describe the delivery, not an event.
 _DELIVERY_KEYS = frozenset(
     {"events", "redeliver", "resend", "signature", "raw_body", "destination"}
@@ -71,10 +76,12 @@ def post_events() -> tuple[Response, int]:
             data.get("resend"), "resend"
         )
         try:
-            records = [
-                build_event(partial, data.get("user"), store.get_user)
-                for partial in _partials(data)
-            ]
+            records = []
+            for partial in _partials(data):
+                partial, display_text = _display_text(partial)
+                record = build_event(partial, data.get("user"), store.get_user)
+                record.display_text = display_text
+                records.append(record)
             for record in records:
                 _switch_rich_menu(record.event, record.user_id)
             store.record_events(records)
@@ -90,6 +97,9 @@ def post_events() -> tuple[Response, int]:
     signature = data.get("signature") or sign(emulator.channel_secret, body)
     url = emulator.config.webhook_url or f"{request.scheme}://{request.host}/callback"
     result = deliver(url, body, signature, emulator.config.webhook_timeout)
+    if "raw_body" not in data:
+        delivered = [e["webhookEventId"] for e in events if e.get("webhookEventId")]
+        store.record_delivery(delivered, result.status, result.error)
     answer = {"status": result.status, "body": result.body, "events": events}
     if result.error:
         answer["error"] = result.error
@@ -121,6 +131,19 @@ def _partials(data: dict[str, Any]) -> list[dict[str, Any]]:
     if "redeliver" in data or "resend" in data:
         return []
     raise _bad_request('give "text", "type", "events", "redeliver", "resend" or "raw_body"')
+
+
+def _display_text(partial: Any) -> tuple[Any, str | None]:
+    """Split a partial event's ``display_text`` (an instruction, not an event field) off it."""
+    if not isinstance(partial, dict) or "display_text" not in partial:
+        return partial, None
+    rest = {k: v for k, v in partial.items() if k != "display_text"}
+    shown = partial["display_text"]
+    if shown is None:
+        return rest, None
+    if not isinstance(shown, str) or not 1 <= len(shown) <= MAX_DISPLAY_TEXT:
+        raise EventError(f"display_text must be a string of 1 to {MAX_DISPLAY_TEXT} characters")
+    return rest, shown
 
 
 def _replayed(ids: Any, option: str) -> list[dict[str, Any]]:

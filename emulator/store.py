@@ -70,6 +70,7 @@ class EventRecord:
     followed: bool | None = None
     content: bytes | None = None
     content_type: str | None = None
+    display_text: str | None = None  # what the user's chat showed for it (not sent to the bot)
 
 
 def default_display_name(user_id: str) -> str:
@@ -204,6 +205,13 @@ class Store:
                         created_at=now,
                     )
                 )
+                if record.display_text is not None:
+                    conn.execute(
+                        t.event_deliveries.insert().values(
+                            webhook_event_id=event["webhookEventId"],
+                            display_text=record.display_text,
+                        )
+                    )
                 if event.get("replyToken"):
                     conn.execute(
                         t.reply_tokens.insert().values(
@@ -228,6 +236,30 @@ class Store:
                     )
                 if record.user_id:
                     self._save_user(conn, record.user_id, None, None, None, record.followed)
+
+    def record_delivery(
+        self, webhook_event_ids: Sequence[str], status: int | None, error: str | None
+    ) -> None:
+        """Record how the last delivery of these stored events went (ids not stored are
+        ignored): the webhook's status, or None and why it could not be reached."""
+        ids = list(dict.fromkeys(webhook_event_ids))
+        if not ids:
+            return
+        now = now_ms()
+        deliveries = t.event_deliveries
+        with self.engine.begin() as conn:
+            stored = conn.scalars(
+                sa.select(t.events.c.webhook_event_id).where(
+                    t.events.c.webhook_event_id.in_(ids)
+                )
+            ).all()
+            for event_id in stored:
+                outcome = {"status": status, "error": error, "delivered_at": now}
+                conn.execute(
+                    _insert(conn, deliveries)
+                    .values(webhook_event_id=event_id, **outcome)
+                    .on_conflict_do_update(index_elements=["webhook_event_id"], set_=outcome)
+                )
 
     def load_events(self, webhook_event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Return the stored events with these ids, by id (unknown ids are left out)."""

@@ -36,6 +36,19 @@ events = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
+# What the chat page needs about an event besides the event itself (which is exactly what was
+# signed and sent): the text the user's bubble showed (a postback's displayText, which LINE
+# never sends to the bot) and how its last delivery to the webhook went.
+event_deliveries = sa.Table(
+    "emu_event_deliveries",
+    metadata,
+    sa.Column("webhook_event_id", sa.String(32), primary_key=True),
+    sa.Column("display_text", sa.Text),
+    sa.Column("status", sa.Integer),  # the webhook's HTTP status; None: not reached (or not yet)
+    sa.Column("error", sa.Text),  # why it could not be reached
+    sa.Column("delivered_at", sa.BigInteger),
+)
+
 reply_tokens = sa.Table(
     "emu_reply_tokens",
     metadata,
@@ -175,6 +188,7 @@ STATE_TABLES = (
     sent,
     api_requests,
     reply_tokens,
+    event_deliveries,
     events,
     contents,
     retry_keys,

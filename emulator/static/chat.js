@@ -13,12 +13,14 @@
   const config = JSON.parse(document.getElementById("chat-config").textContent);
   const T = JSON.parse(document.getElementById("chat-strings").textContent);
   const STORAGE_KEY = "samoe.emulator.chat.user";
-  const ECHO_KEY = "samoe.emulator.chat.echoes";
   const USER_ID = /^U[0-9a-f]{32}$/;
   const POLL_MS = 1000;
   const FAST_POLL_MS = 250;
   const FAST_FOR_MS = 4000;
-  const MAX_ECHOES = 300;
+  /** LINE's limit on a text message, in characters (code points, as the emulator counts). */
+  const MAX_TEXT = 5000;
+  /** How close to the bottom (px) still counts as reading the newest message. */
+  const END_SLACK = 24;
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -38,6 +40,7 @@
     file: $("file-input"),
     composer: $("composer"),
     text: $("text"),
+    send: $("send"),
     attach: $("attach"),
     shareLocation: $("share-location"),
     richMenu: $("rich-menu"),
@@ -60,6 +63,8 @@
     richMenuId: null,
     richMenuOpen: true,
     polls: 0,
+    quickItems: null, // the quick replies shown now (they come back when a send fails)
+    atEnd: true, // the log shows its newest message: keep it so when the log shrinks
   };
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -119,33 +124,21 @@
     return { ok: response.ok, status: response.status, data };
   }
 
-  // What a postback showed as the user's bubble (displayText) is not in the webhook event:
-  // keep it by webhookEventId so a reload shows the same bubble.
-  function rememberEcho(eventId, text) {
-    let echoes = {};
-    try {
-      echoes = JSON.parse(localStorage.getItem(ECHO_KEY) || "{}");
-    } catch (_error) {
-      echoes = {};
-    }
-    echoes[eventId] = text;
-    const keys = Object.keys(echoes);
-    for (const key of keys.slice(0, Math.max(0, keys.length - MAX_ECHOES))) delete echoes[key];
-    localStorage.setItem(ECHO_KEY, JSON.stringify(echoes));
-  }
-
-  function echoOf(eventId) {
-    try {
-      return JSON.parse(localStorage.getItem(ECHO_KEY) || "{}")[eventId];
-    } catch (_error) {
-      return undefined;
-    }
-  }
-
   // -- the log ---------------------------------------------------------------------------------
 
   function scrollToEnd() {
     els.log.scrollTop = els.log.scrollHeight;
+    state.atEnd = true;
+  }
+
+  function nearEnd() {
+    const log = els.log;
+    return log.scrollHeight - log.scrollTop - log.clientHeight <= END_SLACK;
+  }
+
+  /** After the log's content or size changed: the newest message stays in view if it was. */
+  function keepEnd() {
+    if (state.atEnd) scrollToEnd();
   }
 
   function addRow(row) {
@@ -166,7 +159,7 @@
   }
 
   function userImage(src, when) {
-    return userRow(h("img", { class: "bubble thumb", src, alt: T.imageSent }), when);
+    return userRow(h("img", { class: "bubble thumb", src, alt: T.imageSent, onload: keepEnd }), when);
   }
 
   function userLocation(message, when) {
@@ -177,10 +170,38 @@
     return addRow(h("div", { class: `row note ${extraClass || ""}` }, h("p", {}, text)));
   }
 
-  function markFailed(row, detail) {
+  /** What went wrong, in a few words: the webhook's status, or that it could not be reached. */
+  function failureDetail(status, error, fallback) {
+    if (typeof status === "number" && status !== 200) return `webhook ${status}`;
+    if (error) return T.webhookUnreachable;
+    return fallback || "";
+  }
+
+  /** Mark a row as not delivered, with a button that sends it again (`retry`, if any); the
+   *  status line says so too unless `quiet` (a past failure shown from the history). */
+  function markFailed(row, detail, retry, quiet, title) {
     const text = `${T.sendFailed}${detail ? ` (${detail})` : ""}`;
-    if (row) row.append(h("p", { class: "failed" }, text));
-    setStatus(text);
+    if (!quiet) setStatus(text);
+    if (!row) return;
+    clearFailed(row);
+    const mark = h("p", { class: "failed", title: title || null }, text);
+    if (retry) {
+      mark.append(" ", h("button", {
+        type: "button", class: "retry",
+        onclick: () => {
+          clearFailed(row);
+          retry();
+        },
+      }, T.retry));
+    }
+    (row.querySelector(".stack") || row).append(mark);
+    row.classList.add("not-sent");
+    keepEnd();
+  }
+
+  function clearFailed(row) {
+    for (const mark of row.querySelectorAll(".failed")) mark.remove();
+    row.classList.remove("not-sent");
   }
 
   // -- rendering what the bot sent -------------------------------------------------------------
@@ -201,6 +222,7 @@
     const messages = item.messages || [];
     const last = messages[messages.length - 1];
     showQuickReplies(last && last.quickReply ? last.quickReply.items : null);
+    scrollToEnd(); // the quick replies took room from the log: its last message stays in view
   }
 
   function renderMessage(message) {
@@ -297,7 +319,10 @@
         sendPostback(action.data || "", action.displayText || action.text, undefined);
         if (action.inputOption === "openKeyboard") {
           if (action.fillInText) els.text.value = action.fillInText;
+          updateSendButton();
           els.text.focus();
+        } else if (action.inputOption === "openRichMenu" && state.richMenuId) {
+          showRichMenu(true);
         }
         break;
       case "datetimepicker":
@@ -333,8 +358,10 @@
     els.quick.replaceChildren();
     if (!items || !items.length) {
       els.quick.hidden = true;
+      state.quickItems = null;
       return;
     }
+    state.quickItems = items;
     for (const item of items) {
       const action = item.action || {};
       const content = [
@@ -346,9 +373,13 @@
     els.quick.hidden = false;
   }
 
+  /** Hide the quick replies; return the ones that were shown. */
   function hideQuickReplies() {
+    const shown = state.quickItems;
     els.quick.replaceChildren();
     els.quick.hidden = true;
+    state.quickItems = null;
+    return shown;
   }
 
   // -- the rich menu --------------------------------------------------------------------------
@@ -409,10 +440,12 @@
   }
 
   function showRichMenu(open) {
+    const wasAtEnd = state.atEnd;
     state.richMenuOpen = open;
     els.richMenu.hidden = !open || !state.richMenuId;
     els.richMenuBar.setAttribute("aria-expanded", String(open));
     els.richMenuBar.textContent = `${els.richMenuBar.dataset.text || ""} ${open ? "▾" : "▴"}`;
+    if (wasAtEnd) scrollToEnd(); // the menu took room from the log
   }
 
   function hideRichMenu() {
@@ -667,30 +700,41 @@
 
   // -- sending events --------------------------------------------------------------------------
 
-  /** Deliver one event as the current user; `row` is the bubble already shown for it. */
+  /** Deliver one event as the current user; `row` is the bubble already shown for it.
+   *
+   *  `partial` is an event for the control API, or `{redeliver: [webhookEventId]}` to send a
+   *  stored event again the way LINE redelivers (same id and reply token: the bot handles it
+   *  once). When the webhook does not take it, the row says so with a button to send it
+   *  again, and the quick replies that were showing come back. Returns the event, or null. */
   async function sendEvent(partial, row) {
     if (!state.user) {
       setStatus(T.pickUser);
       els.select.focus();
       return null;
     }
-    hideQuickReplies();
+    const generation = state.generation;
+    const quick = hideQuickReplies();
     setStatus("");
     let result;
     try {
       result = await postJson(config.urls.events, { user: state.user, ...partial });
     } catch (error) {
-      markFailed(row, String(error));
-      return null;
+      result = { ok: false, status: 0, data: { message: String(error) } };
     }
-    const webhook = result.data.status;
-    if (!result.ok || webhook !== 200) {
-      const detail = result.data.error || (webhook ? `webhook ${webhook}` : result.data.message) || `HTTP ${result.status}`;
-      markFailed(row, detail);
+    if (generation !== state.generation) return null; // another user is shown now
+    const data = result.data || {};
+    const events = data.events || [];
+    if (!result.ok || data.status !== 200) {
+      const detail = failureDetail(data.status, data.error,
+        data.message || (result.status ? `HTTP ${result.status}` : T.emulatorUnreachable));
+      // A stored event is redelivered; one the emulator never made is made again.
+      const ids = events.map((event) => event.webhookEventId).filter(Boolean);
+      const again = ids.length ? { redeliver: ids } : partial;
+      markFailed(row, detail, () => sendEvent(again, row), false, data.error || data.message);
+      if (quick && els.quick.hidden) showQuickReplies(quick); // nothing new came meanwhile
       return null;
     }
     pollSoon();
-    const events = result.data.events || [];
     return events[events.length - 1] || null;
   }
 
@@ -701,6 +745,8 @@
     return sendEvent({ type: "message", message: { type: "text", text: body } }, row);
   }
 
+  /** A postback; its displayText is the user's bubble, and the emulator keeps it with the
+   *  event (LINE never sends it to the bot) so the history shows it in any browser. */
   async function sendPostback(data, displayText, params) {
     let row = null;
     if (state.user) {
@@ -711,11 +757,25 @@
     }
     const postback = { data };
     if (params) postback.params = params;
-    const event = await sendEvent({ type: "postback", postback }, row);
-    if (event && displayText) rememberEcho(event.webhookEventId, displayText);
+    const partial = { type: "postback", postback };
+    if (displayText) partial.display_text = String(displayText);
+    return sendEvent(partial, row);
   }
 
   // -- the composer and the panels -------------------------------------------------------------
+
+  /** Nothing to send, nothing to press. */
+  function updateSendButton() {
+    els.send.disabled = !els.text.value.trim();
+  }
+
+  /** Text over LINE's 5,000 characters is cut, and the page says so (never silently). */
+  function limitText() {
+    const chars = Array.from(els.text.value);
+    if (chars.length <= MAX_TEXT) return;
+    els.text.value = chars.slice(0, MAX_TEXT).join("");
+    setStatus(T.textCut);
+  }
 
   function closePanels() {
     els.picker.hidden = true;
@@ -879,28 +939,36 @@
     return true;
   }
 
-  /** A past event of the user, as the page showed it when it was sent. */
+  /** A past event of the user, as the page showed it when it was sent: with the text its
+   *  bubble showed, and marked (with a button to send it again) if the webhook never took it. */
   function showPastEvent(item) {
     const event = item.event || {};
     const when = new Date(event.timestamp || Date.now());
     const message = event.message || {};
-    hideQuickReplies();
+    const quick = hideQuickReplies();
+    let row;
     if (event.type === "message") {
-      if (message.type === "text") userText(message.text, when);
-      else if (message.type === "image") userImage(contentUrl(message.id), when);
-      else if (message.type === "location") userLocation(message, when);
-      else if (message.type === "sticker") userRow(placeholder("msg-sticker", T.sticker), when);
-      else userRow(placeholder("msg-unknown", `${T.unknownMessage} ${message.type}`), when);
+      if (message.type === "text") row = userText(message.text, when);
+      else if (message.type === "image") row = userImage(contentUrl(message.id), when);
+      else if (message.type === "location") row = userLocation(message, when);
+      else if (message.type === "sticker") row = userRow(placeholder("msg-sticker", T.sticker), when);
+      else row = userRow(placeholder("msg-unknown", `${T.unknownMessage} ${message.type}`), when);
     } else if (event.type === "postback") {
       const params = (event.postback && event.postback.params) || {};
-      const echo = echoOf(event.webhookEventId);
-      if (echo) userText(echo, when);
+      if (item.displayText) row = userText(item.displayText, when);
       else if (params.date || params.time || params.datetime) {
-        note(`${T.notePicked}: ${params.date || params.time || params.datetime}`, "picked");
-      } else note(`${T.notePostback}: ${(event.postback && event.postback.data) || ""}`, "postback");
-    } else if (event.type === "follow") note(T.noteFollow);
-    else if (event.type === "unfollow") note(T.noteUnfollow);
-    else note(event.type);
+        row = note(`${T.notePicked}: ${params.date || params.time || params.datetime}`, "picked");
+      } else row = note(`${T.notePostback}: ${(event.postback && event.postback.data) || ""}`, "postback");
+    } else if (event.type === "follow") row = note(T.noteFollow);
+    else if (event.type === "unfollow") row = note(T.noteUnfollow);
+    else row = note(event.type);
+    const delivery = item.delivery;
+    if (delivery && delivery.status !== 200 && event.webhookEventId) {
+      const again = { redeliver: [event.webhookEventId] };
+      markFailed(row, failureDetail(delivery.status, delivery.error), () => sendEvent(again, row),
+        true, delivery.error);
+      if (quick) showQuickReplies(quick); // the bot never answered it: its choices still stand
+    }
   }
 
   async function sendFollow(follow) {
@@ -1017,6 +1085,7 @@
         return;
       }
       els.text.value = "";
+      updateSendButton();
       sendText(text);
       els.text.focus();
     });
@@ -1027,6 +1096,23 @@
         els.composer.requestSubmit();
       }
     });
+    els.text.addEventListener("input", () => {
+      limitText();
+      updateSendButton();
+    });
+    // As in LINE: the keyboard and the rich menu take turns (the parent's menu leaves little
+    // of the chat in view).
+    els.text.addEventListener("focus", () => {
+      if (state.richMenuOpen && state.richMenuId) showRichMenu(false);
+    });
+    updateSendButton();
+
+    // The newest message stays in view when quick replies, a panel, the rich menu or the
+    // status line take room from the log, unless the person scrolled up to read.
+    els.log.addEventListener("scroll", () => {
+      state.atEnd = nearEnd();
+    }, { passive: true });
+    if (window.ResizeObserver) new ResizeObserver(keepEnd).observe(els.log);
 
     els.picker.addEventListener("submit", (event) => {
       event.preventDefault();

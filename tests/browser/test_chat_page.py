@@ -518,3 +518,174 @@ def test_switching_users_while_the_history_is_slow_shows_each_message_once(app, 
     push_texts(app, first, ["ข้อความที่ 4 ของคนแรก"])
     expect(bot_text(page, "ข้อความที่ 4 ของคนแรก")).to_have_count(1)
     expect(rows).to_have_count(4)
+
+
+def last_row_in_view(page: Page) -> None:
+    """Wait until the log's last message (its bubble, and the row's end with the time) is
+    wholly inside the log's visible box, not under the quick replies or the rich menu."""
+    page.wait_for_function("""() => {
+        const log = document.getElementById("log");
+        const row = log.lastElementChild;
+        const bubbles = row ? row.querySelectorAll(".stack > :not(.time), .row.note > p") : [];
+        if (!bubbles.length) return false;
+        const box = log.getBoundingClientRect();
+        const last = bubbles[bubbles.length - 1].getBoundingClientRect();
+        return last.top >= box.top - 1 && row.getBoundingClientRect().bottom <= box.bottom + 1;
+    }""")
+
+
+@pytest.fixture
+def parent_menu(app) -> str:
+    """The rich menus synced to the emulator; the parents' Thai menu's id."""
+    from bot import richmenu
+    from bot.worker import make_client
+
+    with app.app_context():
+        client = make_client(app)
+        try:
+            richmenu.sync(client, db.session)
+            menu = richmenu.load_state(db.session)["menus"]["parent-th"]
+            db.session.rollback()
+        finally:
+            client.close()
+            db.session.remove()
+    return menu
+
+
+def test_on_a_small_phone_the_last_message_stays_in_view_and_typing_folds_the_menu(
+        app, page, showcase, parent_menu):
+    user = new_user_id()
+    api = app.config["TEST_BASE_URL"] + "/emulator/v2/bot/user"
+    auth = {"Authorization": f"Bearer {app.config['LINE_CHANNEL_ACCESS_TOKEN']}"}
+    requests.post(f"{api}/{user}/richmenu/{parent_menu}", headers=auth,
+                  timeout=10).raise_for_status()
+    page.set_viewport_size({"width": 360, "height": 640})
+    push_texts(app, user, [f"ข้อความเก่าที่ {n} ค่ะ" for n in range(1, 9)])
+    open_chat(page, user)
+    menu, bar = page.locator("#rich-menu"), page.locator("#rich-menu-bar")
+    expect(menu).to_have_attribute("data-rich-menu-id", parent_menu)
+    expect(menu).to_be_visible()  # the parent's menu, open as LINE first shows it
+    expect(page.locator("#rich-menu-image")).to_have_js_property("complete", True)
+    last_row_in_view(page)
+
+    # As in LINE, the keyboard and the menu take turns: the text box folds the menu away.
+    page.get_by_label("ข้อความ", exact=True).click()
+    expect(menu).to_be_hidden()
+    expect(bar).to_have_attribute("aria-expanded", "false")
+
+    # An answer with quick replies: its last bubble is above the quick-reply bar.
+    say(page, SHOWCASE)
+    expect(page.locator("#quick-replies")).to_be_visible()
+    expect(bot_text(page, "เลือกได้เลยค่ะ")).to_have_count(1)
+    last_row_in_view(page)
+
+    # The menu opened again: it takes most of the screen, the last bubble is still in view.
+    bar.click()
+    expect(menu).to_be_visible()
+    last_row_in_view(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_a_failed_send_keeps_the_text_offers_to_send_again_and_shows_after_a_reload(
+        page, showcase, session):
+    user = new_user_id()
+    open_chat(page, user)
+    say(page, SHOWCASE)
+    expect(quick_reply(page, "แจ้งเด็ก")).to_be_visible()
+    labels = page.locator("#quick-replies > *").all_inner_texts()
+
+    def unsigned(route):
+        """The next event is delivered with a signature Samoe refuses (a real failed
+        delivery: the webhook answers 400)."""
+        body = json.loads(route.request.post_data)
+        route.fulfill(response=route.fetch(post_data=json.dumps({**body, "signature": "bad"})))
+
+    page.route("**/emulator/api/events", unsigned, times=1)
+    say(page, "ขอข้อมูลทุนเสมอภาคค่ะ")
+    row = page.locator(".row.user", has_text="ขอข้อมูลทุนเสมอภาคค่ะ")
+    expect(row.locator(".failed")).to_contain_text("ส่งไม่สำเร็จ (webhook 400)")
+    expect(page.locator("#status")).to_contain_text("ส่งไม่สำเร็จ")
+    expect(page.locator("#quick-replies > *")).to_have_text(labels)  # the choices came back
+    assert [m["text"] for m in showcase.messages("text")] == [SHOWCASE]
+
+    page.reload()  # the emulator knows the delivery failed: so does the page, in any browser
+    expect(page.locator("#log")).to_have_attribute("data-user", user)
+    row = page.locator(".row.user", has_text="ขอข้อมูลทุนเสมอภาคค่ะ")
+    expect(row.locator(".failed")).to_contain_text("ส่งไม่สำเร็จ (webhook 400)")
+    expect(page.locator("#quick-replies > *")).to_have_text(labels)
+
+    row.get_by_role("button", name="ส่งอีกครั้ง").click()
+    expect(bot_text(page, "ได้รับข้อความ: ขอข้อมูลทุนเสมอภาคค่ะ")).to_have_count(1)
+    expect(row.locator(".failed")).to_have_count(0)
+    expect(page.locator("#quick-replies")).to_be_hidden()
+    texts_received = [e for e in showcase.of_type("message")
+                      if e["message"].get("text") == "ขอข้อมูลทุนเสมอภาคค่ะ"]
+    assert len(texts_received) == 1  # LINE's redelivery: the same event, once
+    assert texts_received[0]["deliveryContext"]["isRedelivery"] is True
+
+    page.reload()
+    expect(page.locator("#log")).to_have_attribute("data-user", user)
+    expect(page.locator(".row .failed")).to_have_count(0)
+    expect(page.locator(".row.user .msg-user-text")).to_have_text(
+        [SHOWCASE, "ขอข้อมูลทุนเสมอภาคค่ะ"])
+
+
+def test_a_postbacks_display_text_shows_in_another_browser(page, showcase, browser, base_url):
+    user = new_user_id()
+    open_chat(page, user)
+    say(page, SHOWCASE)
+    quick_reply(page, "ผู้ปกครอง").click()
+    expect(bot_text(page, "postback role=parent")).to_be_visible()
+
+    other = browser.new_context(viewport={"width": 390, "height": 800}, base_url=base_url)
+    try:
+        elsewhere = other.new_page()
+        open_chat(elsewhere, user)
+        expect(elsewhere.locator(".row.user .msg-user-text")).to_have_text(
+            [SHOWCASE, "ผู้ปกครอง"])
+        expect(elsewhere.locator(".row.note.postback")).to_have_count(0)
+    finally:
+        other.close()
+
+
+def test_emoji_typed_by_the_user_arrive_whole_and_an_empty_box_sends_nothing(
+        page, showcase, base_url):
+    user = new_user_id()
+    open_chat(page, user)
+    box = page.get_by_label("ข้อความ", exact=True)
+    send = page.locator("#send")
+    expect(send).to_be_disabled()
+    box.press("Enter")
+    box.fill("   \n  ")
+    box.press("Enter")
+    expect(send).to_be_disabled()
+    page.wait_for_timeout(300)
+    expect(page.locator(".row.user")).to_have_count(0)
+    history = requests.get(base_url + "/emulator/chat/history", params={"user": user},
+                           timeout=10).json()
+    assert history["items"] == []  # nothing reached the emulator, nor the bot
+
+    words = "ขอบคุณค่ะ 🙏🏽 ครอบครัว 👨‍👩‍👧 ดีใจ 😀"
+    box.fill("")
+    box.press_sequentially(words)
+    expect(send).to_be_enabled()
+    box.press("Enter")
+    expect(page.locator(".row.user .msg-user-text")).to_have_text([words])
+    expect(bot_text(page, f"ได้รับข้อความ: {words}")).to_have_count(1)
+    assert [m["text"] for m in showcase.messages("text")] == [words]
+
+
+def test_text_over_lines_limit_is_cut_and_the_page_says_so(page, emulator, session):
+    user = new_user_id()
+    open_chat(page, user)
+    box = page.get_by_label("ข้อความ", exact=True)
+    long_text = "ก" * 4_990 + "😀" * 20  # 5,010 characters; the emoji are two UTF-16 units
+    box.fill(long_text)
+    expect(page.locator("#status")).to_have_text(
+        "LINE รับข้อความได้ไม่เกิน 5,000 ตัวอักษร จึงตัดส่วนที่เกินออกแล้วค่ะ")
+    kept = box.evaluate("el => Array.from(el.value).length")
+    assert kept == 5_000
+    box.press("Enter")
+    expect(page.locator(".row.user .msg-user-text")).to_have_count(1)
+    sent = wait_until(lambda: inbox_payloads(session, user))
+    assert sent[0]["message"]["text"] == long_text[:5_000]  # Python counts code points too

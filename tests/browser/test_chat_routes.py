@@ -1,16 +1,22 @@
 """The chat page's routes over HTTP (no browser): the page, its font, its history and content
-endpoints, mounted in Samoe at /emulator and in the emulator running alone."""
+endpoints, the emulator's index, mounted in Samoe at /emulator and in the emulator running
+alone; what the emulator keeps with each event for the page (the displayText a postback showed,
+how its last delivery went)."""
 
 from __future__ import annotations
 
 import base64
+import json
 import re
+import threading
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from emulator import create_emulator_app
 from emulator.chat import FONT_NAME
+from models import InboxEvent
 
 TTF_MAGIC = b"\x00\x01\x00\x00"
 ALONE_TOKEN = "alone-token"
@@ -121,3 +127,123 @@ def test_the_page_works_with_the_emulator_alone(alone):
     history = alone.get("/chat/history", query_string={"user": user}).get_json()
     assert [item["kind"] for item in history["items"]] == ["event", "sent"]
     assert history["last"] == history["items"][-1]["seq"]
+
+
+# -- the index, and what the emulator keeps about each event for the chat page -----------------
+
+
+def test_the_emulators_index_says_where_the_chat_page_and_the_apis_are(base_url, emulator):
+    emulator.http.post(emulator.base + "/api/users", timeout=10,
+                       json={"userId": "U" + "9a" * 16, "displayName": "สมศรี (อสม.)"})
+    for address in ("/emulator/", "/emulator"):
+        index = requests.get(base_url + address, timeout=10)
+        assert index.status_code == 200, address
+        assert index.headers["Content-Type"].startswith("text/html")
+    html = index.text
+    assert '<html lang="th">' in html
+    assert 'href="/emulator/chat"' in html
+    assert f"LINE_API_BASE_URL={base_url}/emulator" in html
+    for path in ("api/events", "api/sent", "api/requests", "api/faults", "api/users"):
+        assert f"/emulator/{path}" in html
+    assert f'href="/emulator/chat?user={"U" + "9a" * 16}"' in html and "สมศรี (อสม.)" in html
+    for address in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert address.startswith(("/emulator/", "data:")), address
+
+
+def test_a_postbacks_display_text_is_kept_for_the_history_and_never_sent_to_the_bot(
+        base_url, emulator, session):
+    user = "U" + "3c" * 16
+    answer = emulator.events(user=user, type="postback", postback={"data": "role=parent"},
+                             display_text="ผู้ปกครอง")
+    assert answer["status"] == 200
+    [event] = answer["events"]
+    assert "display_text" not in event and "displayText" not in event
+    [stored] = session.scalars(sa.select(InboxEvent.payload).where(InboxEvent.user_key == user))
+    assert json.loads(stored) == event  # what Samoe received is LINE's event, nothing more
+    emulator.text(user, "สวัสดีค่ะ")
+
+    items = requests.get(base_url + "/emulator/chat/history", params={"user": user},
+                         timeout=10).json()["items"]
+    assert [(i["event"]["type"], i["displayText"]) for i in items] == [
+        ("postback", "ผู้ปกครอง"), ("message", None)]
+    assert all(i["delivery"] == {"status": 200, "error": None} for i in items)
+
+    for bad in (3, "", "ก" * 301):
+        refused = emulator.http.post(emulator.base + "/api/events", timeout=10, json={
+            "user": user, "type": "postback", "postback": {"data": "x"}, "display_text": bad})
+        assert refused.status_code == 400
+        assert "display_text" in refused.json()["message"]
+
+
+def test_a_refused_delivery_is_kept_with_the_event_until_a_redelivery_is_taken(
+        base_url, emulator, session):
+    user = "U" + "4d" * 16
+    refused = emulator.events(user=user, text="ส่งไม่ถึง", signature="not-the-signature")
+    assert refused["status"] == 400  # Samoe refuses a request LINE did not sign
+    event_id = refused["events"][0]["webhookEventId"]
+
+    def history():
+        return requests.get(base_url + "/emulator/chat/history", params={"user": user},
+                            timeout=10).json()["items"]
+
+    [item] = history()
+    assert item["delivery"] == {"status": 400, "error": None}
+    again = emulator.events(redeliver=[event_id])
+    assert again["status"] == 200 and again["events"][0]["deliveryContext"]["isRedelivery"]
+    [item] = history()
+    assert item["delivery"] == {"status": 200, "error": None}
+    assert item["event"]["webhookEventId"] == event_id
+    stored = session.scalars(sa.select(InboxEvent.payload).where(InboxEvent.user_key == user))
+    assert len(stored.all()) == 1
+
+
+@pytest.fixture
+def webhook():
+    """A webhook on a port of its own that answers each request with the next status of
+    `answers` (then 200), and counts the requests."""
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    class Hook:
+        answers: list[int] = []
+        received = 0
+
+    def app(environ, start_response):
+        Hook.received += 1
+        status = Hook.answers.pop(0) if Hook.answers else 200
+        return Response('{"message":"x"}', status=status)(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Hook.url = f"http://127.0.0.1:{server.server_port}/callback"
+    yield Hook
+    server.shutdown()
+
+
+def test_the_history_says_when_the_webhook_failed_or_could_not_be_reached(tmp_path, webhook):
+    def emulator_app(url):
+        return create_emulator_app({
+            "database_url": f"sqlite:///{tmp_path / 'hooks.db'}", "channel_secret": "s",
+            "channel_access_token": ALONE_TOKEN, "webhook_url": url, "webhook_timeout": 2})
+
+    user = "U" + "5e" * 16
+    failing = emulator_app(webhook.url)
+    webhook.answers = [500]
+    answer = failing.test_client().post("/api/events", json={"user": user, "text": "หนึ่ง"})
+    assert answer.status_code == 200 and answer.get_json()["status"] == 500
+    unreachable = emulator_app("http://127.0.0.1:9/callback")  # nothing listens there
+    answer = unreachable.test_client().post("/api/events", json={"user": user, "text": "สอง"})
+    assert answer.status_code == 502
+
+    items = failing.test_client().get("/chat/history", query_string={"user": user}).get_json()
+    assert [i["delivery"]["status"] for i in items["items"]] == [500, None]
+    assert items["items"][1]["delivery"]["error"].startswith("ConnectionError")
+    ids = [i["event"]["webhookEventId"] for i in items["items"]]
+    assert failing.test_client().post("/api/events", json={"redeliver": ids}).get_json()[
+        "status"] == 200
+    items = failing.test_client().get("/chat/history", query_string={"user": user}).get_json()
+    assert [i["delivery"]["status"] for i in items["items"]] == [200, 200]
+    assert webhook.received == 2
+    for app in (failing, unreachable):
+        app.extensions["line_emulator"].engine.dispose()
