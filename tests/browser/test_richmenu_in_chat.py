@@ -1,11 +1,14 @@
 """The rich menu on the chat page, as LINE shows it: a registered volunteer taps the menu's
-"แจ้งเด็ก" area and gets the report's first question; the chat bar hides and shows the menu; the
-language tile switches to the English menu and the bot answers in English.
+"แจ้งเด็ก" area (by its button, and by its place on the picture) and gets the report's first
+question; the chat bar hides and shows the menu; the language tile switches to the English menu
+and the bot answers in English.
 
 With SAMOE_SCREENSHOTS set, docs/chat-richmenu.png is refreshed (the menu pictures themselves,
 docs/richmenu-<role>.png, come from `flask --app wsgi richmenu images docs`)."""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import expect
@@ -70,6 +73,33 @@ def test_a_volunteer_taps_report_on_the_rich_menu_and_gets_the_first_question(
     expect(page.locator(".row.user .msg-user-text", has_text="แจ้งเด็ก")).to_be_visible()
     expect(bot_text(page, "น้องอยู่กลุ่มไหนคะ")).to_be_visible()
     screenshot(page, tmp_path, "chat-richmenu.png")
+
+
+def test_tapping_the_report_tile_where_the_picture_draws_it_starts_a_report(
+        app, page, run_worker, volunteer, menus):
+    """A tap at the middle of the picture's "แจ้งเด็ก" tile (its place in the menu's
+    definition, scaled to the picture on a 390-px phone) sends that area's postback: the
+    tappable areas lie where the picture shows them."""
+    with app.app_context():
+        body = richmenu.build("volunteer", "th").body
+    area = next(a for a in body["areas"] if parse_qs(a["action"]["data"]) == {
+        "a": ["menu"], "v": ["report"]})
+    run_worker()
+    open_chat(page, volunteer)
+    # the link is sent by the worker: until then the page shows the default (guest) menu
+    expect(page.locator("#rich-menu")).to_have_attribute("data-rich-menu-id",
+                                                         menus["volunteer-th"])
+    picture = page.locator("#rich-menu-image")
+    expect(picture).to_have_js_property("complete", True)
+    box = picture.bounding_box()
+    assert box and 380 <= box["width"] <= 390  # the phone's width, less the page's border
+    scale = box["width"] / body["size"]["width"]
+    bounds = area["bounds"]
+    x = box["x"] + (bounds["x"] + bounds["width"] / 2) * scale
+    y = box["y"] + (bounds["y"] + bounds["height"] / 2) * scale
+    page.mouse.click(x, y)
+    expect(page.locator(".row.user .msg-user-text", has_text="แจ้งเด็ก")).to_be_visible()
+    expect(bot_text(page, "น้องอยู่กลุ่มไหนคะ")).to_be_visible()
 
 
 def test_the_language_tile_switches_the_menu_and_the_bots_language(
