@@ -94,7 +94,7 @@ def tile_layout(tile: dict) -> TileLayout:
     inner = (x + GAP // 2, y + GAP // 2, x + w - GAP // 2 - 1, y + h - GAP // 2 - 1)
     radius = int(min(h * 0.19, w * 0.2))
     disc_side = 2 * (radius + DISC_MARGIN)
-    # under the disc, and between the lines: Thai marks reach above and below a line (ผู้, ที่)
+    # under the disc, and between the lines: Thai marks reach above and below a line
     gap, line_gap, line = int(h * 0.035), int(h * 0.025), 1.3
     label_size, sub_size = int(h * LABEL_SIZE), int(h * SUBLABEL_SIZE)
     # the same stack in every tile of a row (a sublabel or not), centred in the tile's height
