@@ -16,7 +16,7 @@ from dotenv import load_dotenv
 from flask import Flask
 from linebot.v3.webhook import SignatureValidator
 
-from bot.config import load_settings
+from bot.config import finish_settings, load_settings
 from bot.conversation import Engine
 from bot.dispatch import Dispatcher
 from bot.extensions import babel, db, migrate, postgresql_settings, sqlite_pragmas
@@ -68,6 +68,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             hashlib.sha256(seed.encode()).digest()).decode()
     crypto.configure(crypto.parse_keys(app.config["DATA_ENCRYPTION_KEYS"]))
     configure_logging(app)
+    finish_settings(app.config)  # ID_HASH_KEY and AUDIT_CHAIN_KEY, from SECRET_KEY if unset
+    from services import audit
+
+    audit.configure(app.config["AUDIT_CHAIN_KEY"])
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

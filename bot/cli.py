@@ -128,14 +128,16 @@ def dashboard_refresh_command(areas: tuple[str, ...], older_than: float) -> None
 
 
 @click.command("rotate-key")
-def rotate_key_command() -> None:
+@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True,
+              help="Values read and rewritten per transaction.")
+def rotate_key_command(batch: int) -> None:
     """Re-encrypt identity numbers, phone numbers and photos under the newest key of
     DATA_ENCRYPTION_KEYS (while the service runs)."""
     import json
 
     from services import encryption
 
-    report = encryption.rotate(db.session)
+    report = encryption.rotate(db.session, batch=batch)
     log.info("re-encrypted under the newest key: %s", report)
     click.echo(json.dumps(report))
 
@@ -201,7 +203,7 @@ def restore_command(path: str, force: bool) -> None:
 
 @click.group("audit")
 def audit_group() -> None:
-    """The audit log's hash chain: seal new rows, verify the whole chain."""
+    """The audit log's keyed chain: seal new rows, verify the whole chain, find searches."""
 
 
 @audit_group.command("seal")
@@ -211,7 +213,12 @@ def audit_seal_command() -> None:
 
     total = 0
     while True:
-        sealed = audit.seal(db.session)
+        try:
+            sealed = audit.seal(db.session)
+        except audit.ChainError as exc:
+            log.error("%s", exc)
+            click.echo(total)
+            raise SystemExit(1) from None
         total += sealed
         if sealed == 0:
             break
@@ -222,22 +229,44 @@ def audit_seal_command() -> None:
 @audit_group.command("verify")
 def audit_verify_command() -> None:
     """Check the chain: exit status 1 and the problems found if any row was changed, removed
-    or slipped in."""
+    or slipped in, or the chain's head was changed or removed."""
     import json
 
     from services import audit
 
     report = audit.verify(db.session)
     db.session.rollback()
+    head = report.head or {}
     if report.ok:
-        log.info("audit log intact: %d sealed row(s), %d not sealed yet", report.checked,
-                 report.unsealed)
+        log.info("audit log intact: %d sealed row(s), %d not sealed yet; head seal_seq=%s "
+                 "row_hash=%s, chain started %s", report.checked, report.unsealed,
+                 head.get("seal_seq"), head.get("row_hash"), head.get("started_at"))
     else:
         log.error("audit log tampered with: %d problem(s), the first: %s",
                   len(report.problems), report.problems[0])
     click.echo(json.dumps(report.as_dict()))
     if not report.ok:
         raise SystemExit(1)
+
+
+@audit_group.command("searched")
+@click.argument("text", required=False)
+def audit_searched_command(text: str | None) -> None:
+    """Which queue lists and exports searched for TEXT (a child's name): the audit log keeps
+    only a keyed hash of each search, compared here. Without TEXT it is asked for (so the
+    name stays out of the shell's history)."""
+    import json
+
+    from services import audit
+
+    if not text:
+        text = click.prompt("Text searched", hide_input=True, err=True)
+    rows = audit.searched(db.session, text)
+    db.session.rollback()
+    found = [{"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
+              "ip": r.ip} for r in rows]
+    log.info("%d audit row(s) record a search for that text", len(found))
+    click.echo(json.dumps(found))
 
 
 @click.command("set-deadlines")

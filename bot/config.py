@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import os
 from pathlib import Path
 
@@ -9,6 +12,9 @@ from bot.quiet_hours import QuietHours
 from models.crypto import parse_keys
 
 TRUTHY = {"1", "true", "yes", "on"}
+MIN_AUDIT_KEY = 32
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(RuntimeError):
@@ -19,6 +25,12 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value.strip() == "":
         return default
     return value.strip().lower() in TRUTHY
+
+
+def _secret(env: dict, name: str) -> str | None:
+    """A secret setting; blank (or only spaces) is the same as unset."""
+    value = (env.get(name) or "").strip()
+    return value or None
 
 
 def normalise_database_url(url: str) -> str:
@@ -39,23 +51,27 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
     database_url = normalise_database_url(env.get("DATABASE_URL") or default_db)
     is_sqlite = database_url.startswith("sqlite")
 
-    channel_secret = env.get("LINE_CHANNEL_SECRET") or None
-    access_token = env.get("LINE_CHANNEL_ACCESS_TOKEN") or None
+    channel_secret = _secret(env, "LINE_CHANNEL_SECRET")
+    access_token = _secret(env, "LINE_CHANNEL_ACCESS_TOKEN")
     has_credentials = bool(channel_secret and access_token)
     emulator = _flag(env.get("LINE_EMULATOR"), default=not has_credentials)
 
-    secret_key = env.get("SECRET_KEY") or None
-    data_keys = env.get("DATA_ENCRYPTION_KEYS") or None
+    secret_key = _secret(env, "SECRET_KEY")
+    data_keys = _secret(env, "DATA_ENCRYPTION_KEYS")
     try:
-        parse_keys(data_keys)
+        if not parse_keys(data_keys):  # only commas and spaces: no key at all
+            data_keys = None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    audit_key = _secret(env, "AUDIT_CHAIN_KEY")
+    id_hash_key = _secret(env, "ID_HASH_KEY")
     if production:
         missing = [
             name
             for name, value in (
                 ("SECRET_KEY", secret_key),
                 ("DATA_ENCRYPTION_KEYS", data_keys),
+                ("AUDIT_CHAIN_KEY", audit_key),
                 ("LINE_CHANNEL_SECRET", channel_secret),
                 ("LINE_CHANNEL_ACCESS_TOKEN", access_token),
             )
@@ -67,6 +83,10 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
             )
         if emulator:
             raise ConfigError("SAMOE_ENV=production cannot run with LINE_EMULATOR=1")
+        if len(audit_key) < MIN_AUDIT_KEY:
+            raise ConfigError(f"AUDIT_CHAIN_KEY needs at least {MIN_AUDIT_KEY} characters "
+                              "(make one with: python -c \"import secrets; "
+                              "print(secrets.token_hex(32))\")")
 
     # With the emulator mounted, the worker reaches it through this app's own address.
     local = f"http://127.0.0.1:{env.get('PORT', '8000')}/emulator"
@@ -86,6 +106,12 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "SECRET_KEY": secret_key,
         # newest first; None in development: create_app keeps one in instance/
         "DATA_ENCRYPTION_KEYS": data_keys,  # None in development: create_app keeps one in instance/
+        # the audit chain's HMAC key and the identity numbers' hash key: None means derived
+        # from SECRET_KEY by finish_settings (the identity hash: SECRET_KEY itself, as before)
+        "AUDIT_CHAIN_KEY": audit_key,
+        "ID_HASH_KEY": id_hash_key,
+        # SQL errors name the statement, never its values (names, phone numbers) in logs
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "SQLALCHEMY_DATABASE_URI": database_url,
         "DATABASE_IS_SQLITE": is_sqlite,
         "LINE_CHANNEL_SECRET": channel_secret,
@@ -106,6 +132,9 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "RETENTION_PHOTO_DAYS": int(env.get("RETENTION_PHOTO_DAYS", "365")),
         "RETENTION_CASE_YEARS": int(env.get("RETENTION_CASE_YEARS", "5")),
         "INBOX_LAG_LIMIT": float(env.get("INBOX_LAG_LIMIT", "60")),
+        # SQLite: how long the webhook waits for the database's write lock before answering
+        # 503 (LINE gives up after 2 s and redelivers); 0: as long as the busy timeout (30 s)
+        "WEBHOOK_DB_WAIT_MS": float(env.get("WEBHOOK_DB_WAIT_MS", "1500")),
         "WORKER_LEASE_SECONDS": float(env.get("WORKER_LEASE_SECONDS", "30")),
         "SENDER_LEASE_SECONDS": float(env.get("SENDER_LEASE_SECONDS", "60")),
         # push and multicast retries wait base * 2^(attempt-1) seconds (jittered), at most cap
@@ -126,3 +155,20 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "BABEL_DEFAULT_LOCALE": "th",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "locales"),
     }
+
+
+def finish_settings(config) -> None:
+    """Fill in the keys derived from SECRET_KEY (once create_app has settled it) and say what
+    production should set. `ID_HASH_KEY` unset is SECRET_KEY itself, as before it existed, so
+    the hashes already stored stay valid; `AUDIT_CHAIN_KEY` unset (development only) is an
+    HMAC of SECRET_KEY."""
+    secret = config["SECRET_KEY"]
+    if not config.get("ID_HASH_KEY"):
+        if config.get("SAMOE_ENV") == "production":
+            log.warning("ID_HASH_KEY is not set: identity numbers are hashed with SECRET_KEY, "
+                        "so changing SECRET_KEY would stop duplicate children being found. "
+                        "Set ID_HASH_KEY to the current SECRET_KEY and never change it")
+        config["ID_HASH_KEY"] = secret
+    if not config.get("AUDIT_CHAIN_KEY"):
+        config["AUDIT_CHAIN_KEY"] = hmac.new(secret.encode(), b"samoe audit chain key",
+                                             hashlib.sha256).hexdigest()

@@ -251,7 +251,7 @@ def finish_help(ctx: EventContext, draft: dict) -> None:
         situations=draft.get("situations", []), consent=True,
         submission_key=draft["submission_key"],
     )
-    result = cases.submit_report(ctx.session, current_app.config["SECRET_KEY"], user, report)
+    result = cases.submit_report(ctx.session, current_app.config["ID_HASH_KEY"], user, report)
     guardians.link_reporter(ctx.session, user, result.case)
     place = ctx.session.get(Area, result.case.subdistrict_code)
     ctx.reply(text(_("Your request was sent. Reference %(ref)s. An officer or a village "

@@ -424,7 +424,7 @@ def finish_report(ctx: EventContext, draft: dict) -> None:
         location_address=location.get("address"), photo=photo,
         consent=draft.get("consent") == "yes", submission_key=draft["submission_key"],
     )
-    result = cases.submit_report(ctx.session, current_app.config["SECRET_KEY"], ctx.user, report)
+    result = cases.submit_report(ctx.session, current_app.config["ID_HASH_KEY"], ctx.user, report)
     ctx.reply(text(report_answer(ctx, result)))
 
 

@@ -20,7 +20,8 @@ def test_production_with_secrets_uses_the_real_line_api(tmp_path):
     settings = load_settings(str(tmp_path), {
         "SAMOE_ENV": "production", "SECRET_KEY": "k", "LINE_CHANNEL_SECRET": "s",
         "LINE_CHANNEL_ACCESS_TOKEN": "t", "DATABASE_URL": "postgresql://db/samoe",
-        "DATA_ENCRYPTION_KEYS": "Lp4cRaxTNzkE3W0ZMLAdDhKmD8n3yFXOSaAvKF7kmqE="})
+        "DATA_ENCRYPTION_KEYS": "Lp4cRaxTNzkE3W0ZMLAdDhKmD8n3yFXOSaAvKF7kmqE=",
+        "AUDIT_CHAIN_KEY": "a" * 64})
     assert settings["LINE_EMULATOR"] is False
     assert settings["LINE_API_BASE_URL"] == "https://api.line.me"
     assert settings["LINE_DATA_API_BASE_URL"] == "https://api-data.line.me"

@@ -107,7 +107,8 @@ def test_rotate_key_command_reports_the_columns(app, s, case):
 
 def test_production_needs_keys_and_a_bad_key_stops_start_up(tmp_path):
     base = {"SAMOE_ENV": "production", "SECRET_KEY": "k", "LINE_CHANNEL_SECRET": "s",
-            "LINE_CHANNEL_ACCESS_TOKEN": "t", "DATABASE_URL": "postgresql://db/samoe"}
+            "LINE_CHANNEL_ACCESS_TOKEN": "t", "DATABASE_URL": "postgresql://db/samoe",
+            "AUDIT_CHAIN_KEY": "a" * 64}
     with pytest.raises(ConfigError) as info:
         load_settings(str(tmp_path), base)
     assert "DATA_ENCRYPTION_KEYS" in str(info.value)
