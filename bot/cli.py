@@ -310,10 +310,19 @@ def set_deadlines_command(agency: str, verify, referral, first_action, visit) ->
 
 @click.command("seed-demo")
 def seed_demo_command() -> None:
-    """Create demo LINE users (a volunteer, a parent, an officer) for the emulator's chat page."""
+    """Create the demo data: LINE users (a volunteer, a parent, an officer), the officer's
+    console account (linked to his LINE user; its password kept in instance/demo-officer-
+    password), and a few cases in his district. Refused with SAMOE_ENV=production. The number
+    of new LINE users is the last line of stdout."""
+    from bot import instance_secret
     from services import demo
 
+    if current_app.config.get("SAMOE_ENV") == "production":
+        raise click.ClickException("seed-demo makes demo accounts: not with SAMOE_ENV=production")
     created = demo.seed(db.session)
+    account = demo.seed_console(db.session, instance_secret(current_app, DEMO_PASSWORD_FILE))
+    username = account.username if account else None
+    new_cases = demo.seed_cases(db.session, current_app.config["SECRET_KEY"])
     db.session.commit()
     emulator = current_app.extensions.get("samoe.emulator")
     if emulator is not None:  # the chat page lists the emulator's users
@@ -323,8 +332,13 @@ def seed_demo_command() -> None:
         for user in demo.emulator_users(db.session):
             store.save_user(user["userId"], display_name=user["displayName"],
                             language=user["language"])
-    log.info("demo data: %d new LINE user(s)", created)
+    log.info("demo data: %d new LINE user(s), %d new case(s); console account %s (password in "
+             "instance/%s)", created, new_cases, username or "not made", DEMO_PASSWORD_FILE)
     click.echo(created)
+
+
+#: Where seed-demo keeps the demo officer's console password (made once per install).
+DEMO_PASSWORD_FILE = "demo-officer-password"
 
 
 @click.command("create-invite")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 import sqlalchemy as sa
 
 from bot.config import ConfigError, load_settings, normalise_database_url
-from models import LineUser
-from tests.support import flask_command, flask_env
+from models import Case, LineUser, Officer
+from services import access, guardians, workflow
+from services.access import Actor
+from tests.support import ROOT, flask_command, flask_env, texts
 
 
 def test_production_without_secrets_is_a_start_up_error(tmp_path):
@@ -51,17 +56,90 @@ def test_worker_burst_prints_only_the_count_on_stdout(app, emulator, session):
     assert out.strip().splitlines()[-1] == "2"  # one event handled, one reply sent
 
 
-def test_seed_demo_creates_demo_users_once(app, session):
+DEMO_VOLUNTEER = "Ud0000000000000000000000000000001"
+DEMO_PARENT = "Ud0000000000000000000000000000002"
+DEMO_OFFICER = "Ud0000000000000000000000000000003"
+
+
+def test_seed_demo_creates_demo_users_once(app, session, emulator):
     first = flask_command(["seed-demo"], flask_env(app))
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert out.strip().splitlines()[-1] == "3"
     roles = set(session.scalars(sa.select(LineUser.role)))
     assert roles == {"volunteer", "parent", "officer"}
+    # the chat page's user picker lists them: they are the emulator's users too
+    listed = emulator.http.get(emulator.base + "/api/users", timeout=10).json()["items"]
+    assert {u["userId"]: u["displayName"] for u in listed} == {
+        DEMO_VOLUNTEER: "สมศรี ใจดี (อสม.)", DEMO_PARENT: "ยายบัวผัน (ผู้ปกครอง)",
+        DEMO_OFFICER: "คุณวิชัย (เจ้าหน้าที่ สกร.)"}
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 3
     session.rollback()  # end the read: on SQLite it holds the write lock
     again = flask_command(["seed-demo"], flask_env(app))
     out, _ = again.communicate(timeout=60)
     assert out.strip().splitlines()[-1] == "0"
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 3
+    assert session.scalar(sa.select(sa.func.count()).select_from(Officer)) == 1
+
+
+def demo_password() -> str:
+    return (ROOT / "instance" / "demo-officer-password").read_text().strip()
+
+
+def seed_demo(app) -> None:
+    """`flask seed-demo` in this process (the command's output is checked above, in its own)."""
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_demo_officer_has_a_console_login_and_cases_in_his_scope(app, session, client):
+    seed_demo(app)
+    officer = session.scalar(sa.select(Officer))
+    line_user = session.scalar(sa.select(LineUser).where(LineUser.line_user_id == DEMO_OFFICER))
+    assert (officer.username, officer.agency_code, officer.area_code) == (
+        "wichai.demo", "LEARN", "4007")
+    assert officer.line_user_id == line_user.id  # "งานของฉัน" on LINE is his work
+    scoped = session.scalars(access.scoped_cases(Actor.for_officer(officer))).all()
+    assert len(scoped) == 3 and {c.stage for c in scoped} == {"received"}
+    assert sum(workflow.is_overdue(c) for c in scoped) == 1
+    parent = session.scalar(sa.select(LineUser).where(LineUser.line_user_id == DEMO_PARENT))
+    assert [c.child_name for c in guardians.linked_cases(session, parent)] == [
+        "เด็กชายต้นกล้า ใจดี"]
+    session.rollback()
+
+    # The password the run script's banner prints (kept in instance/) signs him in.
+    page = client.get("/console/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    signed_in = client.post("/console/login", data={
+        "username": "wichai.demo", "password": demo_password(), "csrf_token": token})
+    assert signed_in.status_code == 302, signed_in.get_data(as_text=True)
+    queue = client.get("/console/cases").get_data(as_text=True)
+    for case in scoped:
+        assert case.reference in queue
+
+
+def test_the_demo_officers_work_and_the_parents_child_show_on_line(app, emulator, worker):
+    seed_demo(app)
+
+    seen = emulator.sent(DEMO_OFFICER)
+    emulator.text(DEMO_OFFICER, "งานของฉัน")
+    worker.burst()
+    answer = emulator.sent(DEMO_OFFICER, after=seen[-1]["seq"] if seen else 0)
+    summary = texts(answer)[0]
+    assert "เรื่องใหม่: 3" in summary and "เกินกำหนด: 1" in summary
+    assert [m["type"] for m in answer[-1]["messages"]] == ["text", "flex"]
+
+    emulator.text(DEMO_PARENT, "สถานะ")
+    worker.burst()
+    assert "ต้นกล้า" in json.dumps(emulator.sent(DEMO_PARENT), ensure_ascii=False)
+
+
+def test_seed_demo_is_refused_in_production(app, session, monkeypatch):
+    monkeypatch.setitem(app.config, "SAMOE_ENV", "production")
+    refused = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert refused.exit_code == 1
+    assert "SAMOE_ENV=production" in refused.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(LineUser)) == 0
 
 
 def test_reference_data_is_seeded_by_the_migrations(session):
