@@ -65,23 +65,39 @@ def worker_command(burst: bool) -> None:
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run the jobs due now (or at --at), then exit.")
 @click.option("--at", "at", help="With --once: the time to run at, ISO (e.g. "
-              "2026-12-01T08:00+07:00; without an offset, Khon Kaen's time).")
-def scheduler_command(once: bool, at: str | None) -> None:
+              "2026-12-01T08:00+07:00; without an offset, Khon Kaen's time). At most a few "
+              "minutes ahead of this machine's clock, unless --allow-future.")
+@click.option("--allow-future", is_flag=True, help="With --at: accept a time ahead of this "
+              "machine's clock. For tests and drills only: that day's slots are marked done, "
+              "the reminders recorded as sent that day, and the retention purge runs by that "
+              "clock.")
+def scheduler_command(once: bool, at: str | None, allow_future: bool) -> None:
     """Run the scheduled jobs (the 08:00 reminders): with --once, those due now, then exit;
     without it, in a loop (a worker runs them too)."""
     import json
     import time
 
-    from bot.scheduler import Scheduler, parse_at
+    from bot.scheduler import Scheduler, parse_at, too_far_ahead
     from bot.worker import worker_name
     from models import utcnow
 
-    if at and not once:
+    if at is not None and not once:
         raise click.UsageError("--at goes with --once")
-    try:
-        moment = parse_at(at) if at else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--at") from None
+    if allow_future and at is None:
+        raise click.UsageError("--allow-future goes with --at")
+    moment = None
+    if at is not None:  # an empty --at is a mistake, not "now"
+        try:
+            moment = parse_at(at)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--at") from None
+        ahead = too_far_ahead(moment, utcnow())
+        if ahead is not None and not allow_future:
+            raise click.BadParameter(
+                f"{at!r} is {_duration(ahead)} ahead of this machine's clock: running its jobs "
+                "now would mark that day done and purge data by a clock that is not yet true. "
+                "Give a time up to now, or add --allow-future (for tests and drills only).",
+                param_hint="--at")
     scheduler = Scheduler(current_app._get_current_object(), worker_name())
     if once:
         reports = scheduler.run_due(moment or utcnow())
@@ -93,6 +109,16 @@ def scheduler_command(once: bool, at: str | None) -> None:
         scheduler.refresh_dashboard()
         scheduler.run_due(utcnow())
         time.sleep(max(scheduler.interval, 1.0))
+
+
+def _duration(delta) -> str:
+    """`3 days 4 h` / `2 h 5 min` / `7 min`: how far ahead, for a message."""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 @click.group("dashboard")

@@ -2,7 +2,8 @@
 
 A job runs once per slot (a day, for the 08:00 job). Several workers tick at the same time:
 the first to insert the slot's `scheduler_runs` row runs it; the others see it running or done.
-A worker that dies mid-run leaves a lease that expires, and the slot is run again by the next
+The running worker renews its 15-minute lease every 5 minutes, however long the job takes; a
+worker that dies mid-run leaves a lease that expires, and the slot is run again by the next
 tick (the jobs are idempotent: every message they queue has a unique key). A worker that was
 down at 08:00 runs the morning's job when it comes back, the same day, until quiet hours begin
 (or midnight when QUIET_HOURS is off); after that the day is recorded as missed and the next
@@ -10,7 +11,10 @@ morning's run covers it (so a volunteer never gets yesterday's reminder an hour 
 today's).
 
 `flask --app wsgi scheduler --once --at 2026-12-01T08:00+07:00` runs the jobs due at that time
-and exits, so tests across processes control the clock without patching it.
+and exits, so tests across processes control the clock without patching it. A time more than
+a few minutes ahead of the real clock is refused unless `--allow-future` is given (for tests
+and drills only: it marks that day's slots done and purges by a clock not yet true); an empty,
+unreadable or out-of-range time is refused with a message (exit status 2).
 
 Besides the daily jobs, each tick renews the supervisors' dashboard figures that are older
 than DASHBOARD_REFRESH_SECONDS (services.dashboard.refresh_due), in a thread of its own;
@@ -58,16 +62,37 @@ JOBS: list[Job] = [Job("morning", dt.time(8, 0), reminders.morning),
                    Job("retention", dt.time(3, 0), _retention)]
 
 
+#: The years `--at` may name (a typo such as 0001 or 9999 is refused, not overflowed).
+AT_YEARS = (2000, 2100)
+#: How far ahead of this machine's clock `--at` may be without --allow-future (clock skew).
+FUTURE_SLACK = dt.timedelta(minutes=5)
+
+
 def parse_at(text: str) -> dt.datetime:
-    """An ISO time for --at; without an offset it is Khon Kaen's time."""
+    """An ISO time for --at; without an offset it is Khon Kaen's time. ValueError (saying
+    what is wrong) when it is empty, unreadable or outside AT_YEARS."""
+    example = "an ISO time such as 2026-12-01T08:00+07:00"
+    if not text.strip():
+        raise ValueError(f"--at is empty: give {example}")
     try:
         moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise ValueError(f"--at needs an ISO time such as 2026-12-01T08:00+07:00, not {text!r}"
-                         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BANGKOK)
-    return moment.astimezone(dt.UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=BANGKOK)
+        moment = moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"--at needs {example}, not {text!r}") from exc
+    if not AT_YEARS[0] <= moment.year <= AT_YEARS[1]:
+        raise ValueError(f"--at {text!r} is out of range: the scheduler runs for the years "
+                         f"{AT_YEARS[0]} to {AT_YEARS[1]}")
+    return moment
+
+
+def too_far_ahead(moment: dt.datetime, now: dt.datetime) -> dt.timedelta | None:
+    """How far `moment` is ahead of the real clock `now`, when that is more than FUTURE_SLACK
+    (None otherwise). Running the jobs of a time to come marks that day's slots done, records
+    the volunteers as reminded that day and purges data by a clock that is not yet true."""
+    ahead = moment - now
+    return ahead if ahead > FUTURE_SLACK else None
 
 
 def _window_end(job_start: dt.datetime, quiet: QuietHours | None) -> dt.datetime:
@@ -115,6 +140,7 @@ class Scheduler:
         self.jobs = jobs if jobs is not None else JOBS
         self.quiet = from_config(app.config)
         self.interval = float(app.config.get("SCHEDULER_INTERVAL", 30))
+        self.lease = LEASE  # renewed every third of it while a job runs (_keep_lease)
         self.next_tick = 0.0
         # the supervisors' dashboard figures (services.dashboard), renewed in a thread
         self.dashboard_every = float(app.config.get("DASHBOARD_REFRESH_SECONDS", 300))
@@ -168,7 +194,7 @@ class Scheduler:
     def _claim(self, job: Job, slot: str) -> str:
         """`claimed`, or what stops us: `done`, `missed`, `running`."""
         real_now = utcnow()
-        lease = real_now + LEASE
+        lease = real_now + self.lease
         inserted = self.session.execute(_insert(
             self.session, job=job.name, slot=slot, status=SchedulerRun.RUNNING,
             owner=self.owner, lease_expires_at=lease, started_at=real_now)).scalar()
@@ -216,6 +242,10 @@ class Scheduler:
         claim = self._claim(job, slot)
         if claim != "claimed":
             return {**report, "status": claim}
+        stop = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, args=(job, slot, stop),
+                                  name=f"samoe-lease-{job.name}", daemon=True)
+        keeper.start()
         try:
             result = job.run(self.session, now)
             self.session.execute(
@@ -237,5 +267,30 @@ class Scheduler:
                 .execution_options(synchronize_session=False))
             self.session.commit()
             return {**report, "status": "failed"}
+        finally:
+            stop.set()
+            keeper.join(timeout=10)  # a renewal under way ends with the job's commit
         log.info("job %s %s done: %s", job.name, slot, result)
         return {**report, "status": "ran", "result": result}
+
+    def _keep_lease(self, job: Job, slot: str, stop: threading.Event) -> None:
+        """While the job runs, renew its slot's lease every third of it, on a connection of
+        its own (the job's transaction is still open): a morning that takes longer than the
+        lease is not taken over by another worker and run twice at the same time. A renewal
+        that fails (the database away, SQLite's write lock held by the job) is tried again at
+        the next third."""
+        every = self.lease.total_seconds() / 3
+        with self.app.app_context():
+            engine = db.engine
+        while not stop.wait(every):
+            try:
+                with engine.begin() as connection:
+                    connection.execute(
+                        sa.update(SchedulerRun)
+                        .where(SchedulerRun.job == job.name, SchedulerRun.slot == slot,
+                               SchedulerRun.owner == self.owner,
+                               SchedulerRun.status == SchedulerRun.RUNNING)
+                        .values(lease_expires_at=utcnow() + self.lease))
+            except Exception:  # logged; the next third tries again
+                log.warning("job %s %s: the lease could not be renewed", job.name, slot,
+                            exc_info=True)

@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session, aliased
 from bot import line_client as lc
 from bot import richmenu
 from bot.i18n import user_locale
-from bot.outbox import MESSAGES, render
+from bot.outbox import MESSAGES, detached, render
 from bot.quiet_hours import QuietHours, from_config
 from models import BANGKOK, LineUser, OutboxMessage, ServiceState, utcnow
+from services import reminders
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,10 @@ class Sender:
                 continue
             try:
                 row, user, messages = self._load(row_id)
-                self.deliver(row, user, messages)
+                if messages is None:  # a reminder no longer true (services.reminders)
+                    self._finish(row_id, status=OutboxMessage.SKIPPED, last_error="no longer due")
+                else:
+                    self.deliver(row, user, messages)
             except Exception as exc:  # a bug in rendering must not stop the other rows
                 log.exception("outbox row %s could not be sent", row_id)
                 self.session.rollback()
@@ -329,13 +333,24 @@ class Sender:
             sa.select(LineUser).where(LineUser.line_user_id == line_user_id)
         )
 
-    def _load(self, row_id: int) -> tuple[OutboxMessage, LineUser | None, list[dict]]:
+    def _load(self, row_id: int) -> tuple[OutboxMessage, LineUser | None, list[dict] | None]:
         """Read and render a claimed row, then end the transaction: no database transaction
-        stays open while LINE is called (on SQLite it would hold the write lock)."""
+        stays open while LINE is called (on SQLite it would hold the write lock). A visit or
+        appointment reminder is checked again first (services.reminders.still_due): None as
+        the messages when it is no longer true."""
         row = self.session.get(OutboxMessage, row_id, populate_existing=True)
         user = self._user(row.recipient)
-        with force_locale(user_locale(user.language if user else None)):
-            messages = render(row, user)
+        shown: OutboxMessage | None = row
+        if row.kind in reminders.RECHECKED:
+            payload = reminders.still_due(self.session, row.kind, json.loads(row.payload),
+                                          self.clock())
+            shown = None if payload is None else detached(row)
+            if shown is not None:  # rendered as it reads now; the row itself is unchanged
+                shown.payload = json.dumps(payload, ensure_ascii=False)
+        messages = None
+        if shown is not None:
+            with force_locale(user_locale(user.language if user else None)):
+                messages = render(shown, user)
         self.session.expunge(row)
         if user is not None:
             self.session.expunge(user)

@@ -18,7 +18,9 @@ Run by the scheduler (bot.scheduler) once a day at 08:00 Asia/Bangkok, or by
 
 Each message is queued with a unique key (`visit:<case>:<day>`, `appointment:<id>:<user>`,
 `digest:<officer>:<day>`) and `quiet=True`, so QUIET_HOURS hold it and no run, repeated or
-concurrent, queues it twice.
+concurrent, queues it twice. Just before a visit or appointment reminder is sent, the sender
+asks `still_due` whether it is still true (a case visited or closed overnight is not reminded
+at 07:00).
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def visit_reminders(session: Session, now: dt.datetime) -> int:
         session.flush()
 
 
-# -- parents: appointments today or tomorrow ------------------------------------------------
+# -- parents: appointments today or tomorrow -------------------------------------------------
 
 def _parents(session: Session, case: Case) -> list[str]:
     """The LINE user ids of the case's linked parents who still follow Samoe."""
@@ -263,6 +265,42 @@ def officer_digests(session: Session, now: dt.datetime) -> int:
             queued += 1
     session.flush()
     return queued
+
+
+# -- just before sending ---------------------------------------------------------------------
+
+#: The reminders checked again just before they are sent (bot.sender): held through quiet
+#: hours (or behind a user's other messages), they may have stopped being true meanwhile.
+RECHECKED = ("reminder.visit", "reminder.appointment")
+
+
+def still_due(session: Session, kind: str, payload: dict, now: dt.datetime) -> dict | None:
+    """The reminder's payload as it should read at `now`, or None when it is no longer true:
+    a visit reminder for a case visited (its deadline moved past today), closed, erased or no
+    longer in the visit stages since it was queued; an appointment reminder for an appointment
+    cancelled, past, or of a case closed or erased. The days overdue, and "today" or
+    "tomorrow", are counted again for `now`. Other kinds are returned as they are."""
+    today = local_day(now)
+    if kind == "reminder.visit":
+        case = session.get(Case, payload.get("case_id") or 0)
+        if (case is None or case.erased_at is not None or case.stage not in FOLLOW_STAGES
+                or case.due_at is None or local_day(case.due_at) > today):
+            return None
+        due_on = local_day(case.due_at)
+        return {**payload, "due_on": due_on.isoformat(),
+                "overdue_days": max((today - due_on).days, 0)}
+    if kind == "reminder.appointment" and payload.get("appointment_id"):
+        appointment = session.get(Appointment, payload["appointment_id"])
+        case = session.get(Case, appointment.case_id) if appointment is not None else None
+        if (appointment is None or case is None or appointment.cancelled_at is not None
+                or appointment.at <= now or case.stage == "closed"
+                or case.erased_at is not None):
+            return None
+        day = local_day(appointment.at)
+        when = ("today" if day == today else "tomorrow" if day == today + dt.timedelta(days=1)
+                else payload.get("day"))
+        return {**payload, "day": when, "at": appointment.at.astimezone(dt.UTC).isoformat()}
+    return payload
 
 
 def morning(session: Session, now: dt.datetime) -> dict:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -15,11 +17,11 @@ import time_machine
 from bot.config import ConfigError, load_settings
 from bot.extensions import db
 from bot.quiet_hours import QuietHours
-from bot.scheduler import JOBS, Job, Scheduler, parse_at, slot_state
+from bot.scheduler import JOBS, Job, Scheduler, parse_at, slot_state, too_far_ahead
 from bot.sender import Sender
 from bot.worker import make_client
-from models import BANGKOK, OutboxMessage, SchedulerRun, utcnow
-from services import workflow
+from models import BANGKOK, Appointment, CaseGuardian, OutboxMessage, SchedulerRun, utcnow
+from services import reminders, workflow
 from services.notifications import notify, notify_once
 from tests import factories as f
 from tests.support import texts
@@ -39,9 +41,27 @@ def test_at_times_read_with_or_without_an_offset():
     assert parse_at("2026-12-10T08:00") == bkk(10, 8)
     assert parse_at("2026-12-10T08:00+07:00") == bkk(10, 8)
     assert parse_at("2026-12-10T01:00Z") == bkk(10, 8)
-    for bad in ("tomorrow", "2026-13-01T08:00", ""):
-        with pytest.raises(ValueError):
-            parse_at(bad)
+    assert parse_at(" 2026-12-10T08:00 ") == bkk(10, 8)
+
+
+@pytest.mark.parametrize("bad, says", [
+    ("", "empty"), ("   ", "empty"),
+    ("tomorrow", "ISO time"), ("2026-13-01T08:00", "ISO time"),
+    ("0001-01-01T00:00", "ISO time"),  # Khon Kaen's midnight is in year 0 in UTC: overflow
+    ("9999-12-31T08:00+07:00", "out of range"),  # its next day overflowed in slot_state
+    ("1999-12-31T08:00", "out of range"), ("2101-01-01T08:00", "out of range"),
+])
+def test_at_times_unreadable_empty_or_out_of_range_are_refused_with_the_reason(bad, says):
+    with pytest.raises(ValueError) as refused:
+        parse_at(bad)
+    assert says in str(refused.value)
+
+
+def test_an_at_time_ahead_of_the_clock_is_told_beyond_a_few_minutes():
+    now = bkk(4, 10)
+    assert too_far_ahead(bkk(4, 9), now) is None  # the past: a catch-up
+    assert too_far_ahead(now + dt.timedelta(minutes=5), now) is None  # clock skew
+    assert too_far_ahead(bkk(10, 8), now) == bkk(10, 8) - now
 
 
 def test_quiet_hours_wrap_midnight_and_bad_settings_stop_start_up(tmp_path):
@@ -198,3 +218,100 @@ def test_with_quiet_hours_off_a_reminder_leaves_at_once(app, s, emulator):
     Sender(db.session, make_client(app), "test", clock=lambda: bkk(10, 23),
            quiet=None).send_due()
     assert len(emulator.sent(parent.line_user_id)) == 1
+
+
+
+# -- a long morning keeps its lease ----------------------------------------------------------
+
+def test_a_job_longer_than_its_lease_keeps_it_and_is_not_run_twice(app, s):
+    """The lease is renewed while the job runs: a second worker ticking after the first
+    lease would have run out finds the slot running, not free to take."""
+    seen: dict = {}
+
+    def long_job(session, now):
+        if "started" in seen:  # a second run at the same time: what the lease prevents
+            seen["ran_twice"] = True
+            return {}
+        seen["started"] = True
+        row = s.get(SchedulerRun, ("long", "2026-12-10"))
+        first_lease = row.lease_expires_at
+        s.rollback()
+        deadline = time.monotonic() + 10
+        while utcnow() < first_lease + dt.timedelta(seconds=0.5):  # past the first lease
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        result: list = []
+        other = threading.Thread(target=lambda: result.append(_run_in_thread(app, job)))
+        other.start()
+        other.join()
+        seen["other"] = result[0]
+        renewed = s.get(SchedulerRun, ("long", "2026-12-10"), populate_existing=True)
+        seen["renewed"] = renewed.lease_expires_at > first_lease
+        s.rollback()
+        return {"ok": True}
+
+    job = Job("long", dt.time(8, 0), long_job)
+    first = Scheduler(app, "w1", jobs=[job])
+    first.lease = dt.timedelta(seconds=1.2)  # renewed every 0.4 s
+    assert first.run_due(bkk(10, 8))[0]["status"] == "ran"
+    assert seen == {"started": True, "other": "running", "renewed": True}
+    row = s.get(SchedulerRun, ("long", "2026-12-10"))
+    assert (row.status, row.owner) == ("done", "w1")
+
+
+def _run_in_thread(app, job: Job) -> str:
+    with app.app_context():
+        try:
+            return Scheduler(app, "w2", jobs=[job]).run_due(bkk(10, 8, 30))[0]["status"]
+        finally:
+            db.session.remove()
+
+
+# -- reminders checked again just before they go -------------------------------------------
+
+def test_reminders_held_overnight_are_checked_again_before_they_go(app, s, emulator):
+    """Queued at 19:59, held from 20:00 to 07:00: at 07:00 a case visited overnight is not
+    reminded, nor a cancelled appointment; the others read as of the morning they arrive
+    ("1 day ago", "today"), not as of the evening they were queued."""
+    volunteer, other = f.line_user(s), f.line_user(s)
+    parent = f.line_user(s, role="parent")
+    learn = f.actor(f.officer(s, agency="LEARN", area="4007"))
+    since = bkk(10, 9) - dt.timedelta(days=30)
+    waiting, visited = (f.report(s, app.config["SECRET_KEY"], who, now=since - dt.timedelta(1))
+                        for who in (volunteer, other))
+    for case in (waiting, visited):
+        workflow.transition(s, learn, case, "in_support", now=since)
+    s.add(CaseGuardian(case_id=waiting.id, line_user_id=parent.id))
+    kept = workflow.set_appointment(s, learn, waiting, bkk(11, 9, 30), now=bkk(9, 9))
+    dropped = workflow.set_appointment(s, learn, visited, bkk(11, 10), now=bkk(9, 9))
+    s.add(CaseGuardian(case_id=visited.id, line_user_id=parent.id))
+    s.commit()
+    evening = bkk(10, 19, 59)
+    assert reminders.visit_reminders(s, evening) == 2
+    assert reminders.appointment_reminders(s, evening) == 2
+    s.commit()
+    clock = [bkk(10, 20)]
+    sender = Sender(db.session, make_client(app), "test", clock=lambda: clock[0],
+                    quiet=DEFAULT_QUIET)
+    while sender.send_due():  # the case updates go (one per user a round); reminders wait
+        pass
+    held = s.scalars(sa.select(OutboxMessage).where(OutboxMessage.quiet.is_(True))).all()
+    assert {(r.status, r.next_attempt_at) for r in held} == {("pending", bkk(11, 7))}
+    assert len(held) == 4
+    seen = max([item["seq"] for item in emulator.sent()], default=0)
+    workflow.record_visit(s, learn, visited, "found", now=bkk(10, 21))  # overnight
+    s.get(Appointment, dropped.id).cancelled_at = bkk(10, 22)
+    s.commit()
+    clock[0] = bkk(11, 7)
+    while sender.send_due():
+        pass
+    assert texts(emulator.sent(other.line_user_id, after=seen)) == []
+    [reminder] = texts(emulator.sent(volunteer.line_user_id, after=seen))
+    assert "เลยมา 1 วัน" in reminder and waiting.reference in reminder
+    [appointment] = texts(emulator.sent(parent.line_user_id, after=seen))
+    assert appointment.startswith("แจ้งเตือนค่ะ วันนี้ 11 ธ.ค. 2569 เวลา 09:30 น.")
+    skipped = {r.dedupe_key: r.last_error for r in s.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.status == OutboxMessage.SKIPPED))}
+    assert skipped == {f"visit:{visited.id}:2026-12-10": "no longer due",
+                       f"appointment:{dropped.id}:{parent.line_user_id}": "no longer due"}
+    assert s.get(Appointment, kept.id).reminded_at is not None

@@ -8,9 +8,10 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from bot.extensions import db
-from models import BANGKOK, Agency, AuditEntry, Case, LineUser
+from models import BANGKOK, Agency, AuditEntry, Case, LineUser, utcnow
 from services import deadlines, queue, reminders, subject_rights, workflow
 from services.access import Actor
 from services.deadlines import DeadlineError
@@ -321,3 +322,56 @@ def test_an_erased_case_gets_no_deadline_back_from_a_recomputation(s, new_case, 
     s.refresh(case)
     assert case.due_at is None
     assert workflow.due_after(case, s, T0 + 3 * DAY) is None
+
+
+# -- the same rules on the clock itself (time-machine) ----------------------------------------
+
+def test_each_stages_deadline_on_the_moving_clock(s, app, learn, social):
+    """No `now` passed anywhere: the services read the clock, which time-machine moves; each
+    stage's deadline makes the case overdue just after it, and acting ends it."""
+
+    def overdue() -> bool:
+        s.refresh(case)
+        listed, _ = queue.list_cases(s, social if case.owner_agency_code == "SOCIAL" else learn,
+                                     queue.CaseFilters(overdue=True))
+        assert (case.reference in {c.reference for c in listed}) == workflow.is_overdue(case)
+        return workflow.is_overdue(case)
+
+    minute = dt.timedelta(minutes=1)
+    with time_machine.travel(T0, tick=False) as clock:
+        case = f.report(s, app.config["SECRET_KEY"], f.line_user(s))
+        clock.move_to(T0 + 7 * DAY - minute)
+        assert not overdue()
+        clock.move_to(T0 + 7 * DAY + minute)
+        assert overdue()  # verify: 7 days from the report
+        workflow.transition(s, learn, case, "verifying")
+        assert overdue()  # checking started, but the 7 days still run from the report
+        referral = workflow.refer(s, learn, case, "SOCIAL", "welfare")
+        s.commit()
+        clock.move_to(T0 + 14 * DAY + 2 * minute)
+        assert overdue()  # the referral: 7 days to answer
+        workflow.accept_referral(s, social, referral)
+        s.commit()
+        clock.move_to(T0 + 28 * DAY + 3 * minute)
+        assert overdue()  # the first action: 14 days from the acceptance
+        clock.move_to(T0 + 36 * DAY)
+        assert reminders.escalate(s, utcnow()) == {"district": 1, "province": 0}
+        s.commit()  # (as the scheduler's run does: the case is read again after it)
+        workflow.record_service(s, social, case, "welfare_grant")
+        s.commit()
+        assert not overdue() and case.escalation == 0  # acted: met, de-escalated
+        workflow.transition(s, social, case, "in_support")
+        s.commit()
+        clock.move_to(T0 + 66 * DAY + minute)
+        assert overdue()  # the visit: 30 days from entering the visit stages
+        workflow.record_visit(s, social, case, "found")
+        workflow.transition(s, social, case, "follow_up")
+        s.commit()
+        clock.move_to(T0 + 96 * DAY)
+        assert not overdue()
+        clock.move_to(T0 + 96 * DAY + 2 * minute)
+        assert overdue()  # followed up: 30 days from the visit, not from the stage change
+        workflow.transition(s, social, case, "closed")
+        s.commit()
+        clock.move_to(T0 + 400 * DAY)
+        assert not overdue() and case.due_at is None
