@@ -16,6 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -23,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from models import InboxEvent, InboxLease, utcnow
@@ -106,6 +110,11 @@ def store_events(bind: Session | Connection, events: list[dict],
     return StoreResult(stored, len(rows) - stored)
 
 
+class StoreTimeout(Exception):
+    """The database's write lock was not had in time: nothing was stored (answer 503; LINE
+    redelivers)."""
+
+
 class GroupCommit:
     """Concurrent webhook requests of one process stored in one transaction (SQLite).
 
@@ -117,15 +126,25 @@ class GroupCommit:
     answered only after that commit, so an acknowledged event is always committed. If the
     batch's transaction fails, its requests are stored one by one, so one bad request cannot
     fail the others; a request whose own transaction fails gets the error (503).
+
+    The wait is bounded (`wait_seconds`, WEBHOOK_DB_WAIT_MS): LINE gives up on a webhook
+    after 2 s, so a request that would wait longer for the write lock (the file locked by a
+    long transaction elsewhere, a backup restore, a stuck process) is better answered 503
+    with nothing stored, and redelivered, than stored after LINE stopped listening. The
+    bound runs from the moment the first request of a batch arrived: its waits for the
+    previous batch and for SQLite's lock (the connection's busy timeout, set for that
+    transaction only) together stay within it.
     """
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, wait_seconds: float | None = None) -> None:
         self.engine = engine
+        self.wait = wait_seconds if wait_seconds and wait_seconds > 0 else None
         self.mutex = threading.Lock()  # guards `open`
         self.writing = threading.Lock()  # one batch written at a time
         self.open: _Batch | None = None
 
     def store(self, events: list[dict], destination: str | None) -> StoreResult:
+        deadline = time.monotonic() + self.wait if self.wait is not None else None
         with self.mutex:
             batch = self.open
             leader = batch is None
@@ -134,13 +153,26 @@ class GroupCommit:
             index = len(batch.items)
             batch.items.append((events, destination))
         if leader:
-            with self.writing:  # meanwhile, later requests join this batch
+            # meanwhile, later requests join this batch
+            if self.writing.acquire(timeout=-1 if deadline is None
+                                    else max(0.0, deadline - time.monotonic())):
+                try:
+                    with self.mutex:
+                        self.open = None
+                    batch.write(self.engine, deadline)
+                finally:
+                    self.writing.release()
+            else:  # the previous batch still waits for the database: give up on this one
                 with self.mutex:
-                    self.open = None
-                batch.write(self.engine)
+                    if self.open is batch:
+                        self.open = None
+                batch.fail(StoreTimeout("the previous webhook batch still holds the way to "
+                                        "the database"))
         else:
             batch.done.wait()
         result = batch.results[index]
+        if isinstance(result, StoreTimeout):
+            raise StoreTimeout(str(result))  # one each: the batch's requests share the cause
         if isinstance(result, Exception):
             raise result
         return result
@@ -152,29 +184,64 @@ class _Batch:
         self.results: list[StoreResult | Exception] = []
         self.done = threading.Event()
 
-    def write(self, engine) -> None:
+    def write(self, engine, deadline: float | None = None) -> None:
         try:
             try:
-                with engine.begin() as connection:
+                with _bounded(engine, deadline) as connection, connection.begin():
                     self.results = [store_events(connection, events, destination)
                                     for events, destination in self.items]
             except Exception:
                 if len(self.items) == 1:
                     raise
-                self.results = [_store_alone(engine, events, destination)
+                self.results = [_store_alone(engine, events, destination, deadline)
                                 for events, destination in self.items]
         except Exception as exc:
-            self.results = [exc]
+            self.results = [exc] * len(self.items)
         finally:
             self.done.set()
 
+    def fail(self, exc: Exception) -> None:
+        self.results = [exc] * len(self.items)
+        self.done.set()
 
-def _store_alone(engine, events: list[dict], destination: str | None):
+
+def _store_alone(engine, events: list[dict], destination: str | None,
+                 deadline: float | None = None):
     try:
-        with engine.begin() as connection:
+        with _bounded(engine, deadline) as connection, connection.begin():
             return store_events(connection, events, destination)
     except Exception as exc:
         return exc
+
+
+@contextmanager
+def _bounded(engine, deadline: float | None) -> Iterator[Connection]:
+    """A connection whose next transaction waits for SQLite's write lock at most until
+    `deadline` (its busy timeout set for that time, then set back); StoreTimeout when the
+    time is up before or while waiting."""
+    with engine.connect() as connection:
+        if deadline is None:
+            yield connection
+            return
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise StoreTimeout("no time left to wait for the database's write lock")
+        raw = connection.connection.dbapi_connection  # PRAGMAs outside any transaction
+        usual = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        raw.execute(f"PRAGMA busy_timeout={left_ms}")
+        try:
+            yield connection
+        except OperationalError as exc:
+            if _locked(exc):
+                raise StoreTimeout(f"the database stayed locked for {left_ms} ms") from exc
+            raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(usual)}")
+
+
+def _locked(exc: OperationalError) -> bool:
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return "locked" in text or "busy" in text
 
 
 @cache

@@ -1,6 +1,9 @@
 """POST /callback: verify LINE's signature, store each event once, commit, answer 200.
 
 No LINE call and no conversation work happens here: the worker does that from the inbox.
+When the database cannot take the events (unreachable; on SQLite, its write lock not had within
+WEBHOOK_DB_WAIT_MS, below LINE's 2-second timeout) the answer is 503 with nothing stored, and
+LINE redelivers.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
     if engine.dialect.name == "sqlite":
         writer = current_app.extensions.get("samoe.inbox_writer")
         if writer is None:  # one per app and process (setdefault: one even if two race)
+            wait = float(current_app.config.get("WEBHOOK_DB_WAIT_MS", 1500)) / 1000
             writer = current_app.extensions.setdefault("samoe.inbox_writer",
-                                                       inbox.GroupCommit(engine))
+                                                       inbox.GroupCommit(engine, wait))
         return writer.store(events, destination)
     with engine.begin() as connection:
         return inbox.store_events(connection, events, destination)
@@ -56,6 +60,9 @@ def callback():
         return _answer(400, "malformed webhook body")
     try:
         result = _store(events, destination)
+    except inbox.StoreTimeout as exc:  # SQLite's write lock not had within WEBHOOK_DB_WAIT_MS
+        log.warning("webhook events not stored (503, LINE redelivers): %s", exc)
+        return _answer(503, "temporarily unavailable")
     except SQLAlchemyError:
         log.exception("webhook events not stored: database unavailable")
         return _answer(503, "temporarily unavailable")

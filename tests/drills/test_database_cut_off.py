@@ -10,9 +10,10 @@ LINE's 2-second timeout, from several users, continuously.
   new ones: the webhook answers 503 and LINE (the test) redelivers those events later, with the
   same webhookEventId and isRedelivery=true.
 - SQLite: there is no network path to cut. Its honest equivalent is the database file locked
-  by someone else: the test holds an exclusive lock (BEGIN EXCLUSIVE). Writers then wait for the
-  busy timeout (30 s, then 503); LINE gives up after 2 s and redelivers, while the waiting
-  request stores the event once the lock is gone: the redelivery must not double it.
+  by someone else: the test holds an exclusive lock (BEGIN EXCLUSIVE). The webhook waits for the
+  write lock at most WEBHOOK_DB_WAIT_MS (1.5 s, below LINE's 2 s), then answers 503 with
+  nothing stored, and LINE redelivers (the worker, meanwhile, just waits: its busy timeout is
+  30 s).
 
 Afterwards every event is acknowledged with 200, and once the worker drained, each was handled
 exactly once: one handled inbox row and one reply (its own reply token) per webhookEventId.
@@ -20,16 +21,21 @@ exactly once: one handled inbox row and one reply (its own reply token) per webh
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from bot.config import normalise_database_url
-from tests.conftest import free_port
+from models import InboxEvent
+from tests.conftest import CHANNEL_SECRET, free_port
 from tests.drills.support import (
     Gunicorn,
     PgDatabase,
@@ -40,7 +46,7 @@ from tests.drills.support import (
     with_database,
     worker_process,
 )
-from tests.support import wait_until
+from tests.support import sign, wait_until
 
 USERS = ["U" + f"{i:x}" * 32 for i in range(10, 14)]
 
@@ -151,8 +157,9 @@ def test_database_cut_off_and_restored_while_events_arrive(drill, tmp_path):
         print(f"\n{drill['backend']}: {len(sent_ids)} events sent; while cut off: "
               f"answers {sorted(set(map(str, during)))}; not acknowledged: {len(refused)}")
         assert refused, "the cut did not stop any event from being acknowledged"
+        assert 503 in during, "the webhook did not answer 503 while the database was away"
+        assert None not in during, "LINE gave up waiting for an answer (no 503 in time)"
         if drill["backend"] == "postgresql":
-            assert 503 in during, "the webhook did not answer 503 while the database was away"
             assert drill["proxy"].refused > 0
         late = [(round(t - restored_at, 2), s) for t, _, s in answers if t > restored_at]
         assert all(s == 200 for t, s in late if t > 2), late
@@ -196,3 +203,56 @@ def test_database_cut_off_and_restored_while_events_arrive(drill, tmp_path):
         web.stop()
         emulator.stop()
         engine.dispose()
+
+
+def _signed_event() -> tuple[str, bytes, dict]:
+    event_id = "01" + uuid.uuid4().hex[:24].upper()
+    body = json.dumps({"destination": "Uxxx", "events": [{
+        "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
+        "source": {"type": "user", "userId": USERS[0]}, "webhookEventId": event_id,
+        "replyToken": uuid.uuid4().hex, "deliveryContext": {"isRedelivery": False},
+        "message": {"type": "text", "id": "1", "text": "hello", "quoteToken": "q"}}]}).encode()
+    return event_id, body, {"X-Line-Signature": sign(body, CHANNEL_SECRET),
+                            "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def short_wait(app):
+    """The webhook's wait for SQLite's write lock made 400 ms (a new group commit with it)."""
+    if not app.config["TEST_DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite's write lock (PostgreSQL has no group commit to bound)")
+    saved = app.config["WEBHOOK_DB_WAIT_MS"]
+    app.config["WEBHOOK_DB_WAIT_MS"] = 400
+    app.extensions.pop("samoe.inbox_writer", None)
+    yield 0.4
+    app.config["WEBHOOK_DB_WAIT_MS"] = saved
+    app.extensions.pop("samoe.inbox_writer", None)
+
+
+def test_on_sqlite_the_webhook_waits_for_the_lock_a_bounded_time_then_answers_503(
+        app, base_url, session, short_wait):
+    path = app.config["TEST_DATABASE_URL"].removeprefix("sqlite:///")
+    held = sqlite3.connect(path, timeout=30, isolation_level=None)
+    sent = [_signed_event() for _ in range(6)]
+
+    def post(item):
+        started = time.monotonic()
+        answer = requests.post(base_url + "/callback", data=item[1], headers=item[2], timeout=10)
+        return answer.status_code, time.monotonic() - started
+
+    try:
+        held.execute("BEGIN EXCLUSIVE")  # someone else's long write
+        with ThreadPoolExecutor(len(sent)) as pool:  # concurrent requests: one batch or two
+            answers = list(pool.map(post, sent))
+    finally:
+        held.rollback()
+        held.close()
+    assert [status for status, _ in answers] == [503] * len(sent)
+    # each within its own bound (the batch behind a waiting one does not wait twice)
+    assert all(short_wait * 0.8 <= took < short_wait + 0.8 for _, took in answers), answers
+    assert session.scalar(sa.select(sa.func.count()).select_from(InboxEvent)) == 0
+    # the lock gone, LINE's redeliveries are stored once each
+    for item in sent + sent[:2]:
+        assert post(item)[0] == 200
+    stored = session.scalars(sa.select(InboxEvent.webhook_event_id)).all()
+    assert sorted(stored) == sorted(event_id for event_id, _, _ in sent)
