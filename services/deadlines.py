@@ -12,6 +12,9 @@ up is visited every 30 days. An agency may set its own number of days for each (
 
 A case's next deadline is kept in `cases.due_at` by services.workflow on every change; when an
 agency changes its deadlines, `set_deadlines` recomputes `due_at` of the open cases it concerns.
+Both derive it from the case's history (`workflow.due_after`): the first action is met by the
+accepting agency's first service, appointment or officer's visit after the acceptance (or a
+stage change), the visit deadline counts from the latest visit's date.
 """
 
 from __future__ import annotations
