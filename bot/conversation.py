@@ -288,6 +288,9 @@ class Engine:
         self.intents: dict[str, IntentHandler] = {}
         self.postbacks: dict[str, IntentHandler] = {}
         self.fallback: IntentHandler | None = None
+        # things a user must hear once, put before the next answer they get (a reply is free
+        # when pushes are not: e.g. an officer's announcement paused by LINE's monthly limit)
+        self.notices: list[Callable[[EventContext], list[dict]]] = []
 
     def register(self, flow: Flow) -> Flow:
         """Add a flow."""
@@ -352,10 +355,27 @@ class Engine:
             ctx.session.flush()
             _remember(ctx, None)
 
+    def notice(self, func: Callable[[EventContext], list[dict]]):
+        """Register a notice: called after each answer is made, its messages go first in the
+        reply when there is room in it (five messages, the answer's own kept last with its
+        quick replies); it marks what it said as said."""
+        self.notices.append(func)
+        return func
+
     # -- handling ----------------------------------------------------------------------------
 
     def handle(self, ctx: EventContext) -> None:
-        """Answer one message or postback."""
+        """Answer one message or postback (and put the notices due before the answer)."""
+        self._handle(ctx)
+        if ctx.user is None or not ctx.messages or not ctx.can_send:
+            return
+        for notice in self.notices:
+            room = 5 - len(ctx.messages)
+            if room <= 0:
+                break
+            ctx.messages[:0] = notice(ctx)[:room]
+
+    def _handle(self, ctx: EventContext) -> None:
         if ctx.user is None:
             return
         turn = turn_from(ctx)

@@ -9,6 +9,9 @@
   4xx; a 409 on a retry means LINE already accepted the key: delivered. A monthly-limit 429
   holds every push until the quota allows again (checked every few minutes) or next month.
 - Users who unfollowed get nothing until they follow again.
+- A multicast batch of a cancelled announcement is skipped before every attempt; multicast
+  calls are paced together by every sender process (SharedRateLimit: MULTICAST_PER_SECOND in
+  all, through the database).
 Rows are claimed with a lease (a conditional UPDATE), so several senders never send one twice.
 """
 
@@ -19,13 +22,14 @@ import functools
 import json
 import logging
 import random
-import threading
 import time
 from concurrent.futures import Executor
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from flask_babel import force_locale
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from bot import line_client as lc
@@ -33,7 +37,8 @@ from bot import richmenu
 from bot.i18n import user_locale
 from bot.outbox import MESSAGES, detached, render
 from bot.quiet_hours import QuietHours, from_config
-from models import BANGKOK, LineUser, OutboxMessage, ServiceState, utcnow
+from models import BANGKOK, Announcement, LineUser, OutboxMessage, ServiceState, utcnow
+from models.outbox import RateSlot
 from services import reminders
 
 log = logging.getLogger(__name__)
@@ -59,35 +64,56 @@ def start_of_next_month(now: dt.datetime) -> dt.datetime:
     return dt.datetime(year, month, 1, tzinfo=BANGKOK).astimezone(dt.UTC)
 
 
-class RateLimit:
-    """At most `rate` calls a second in this process, evenly paced (a token bucket that holds
-    one call: a fuller bucket would let a burst and the refill together exceed the rate within
-    a second). LINE allows multicast 200 requests a second per channel, so with N sender
-    processes set MULTICAST_PER_SECOND to 200/N."""
+#: The shared pace leaves this much of the rate unused: a call's slot is when it leaves, and
+#: the network and LINE add a few milliseconds of jitter before it is counted there.
+PACE_MARGIN = 0.10
+#: A slot further ahead than this is not believed (a clock set wrong somewhere): start again.
+PACE_HORIZON_SECONDS = 10.0
 
-    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+
+class SharedRateLimit:
+    """At most `rate` calls a second across every process that shares the database, evenly
+    paced: each call takes the next free moment from one `rate_slots` row with a conditional
+    UPDATE ... RETURNING (one short transaction on a connection of its own; the row is made on
+    first use) and sleeps until then. LINE allows multicast 200 requests a second per channel,
+    whatever the number of sender processes or machines: MULTICAST_PER_SECOND is that total.
+    Slots are 1/rate apart plus PACE_MARGIN, so jitter on the way cannot push a second over."""
+
+    def __init__(self, engine: sa.Engine, name: str, rate: float, clock=time.time,
+                 sleep=time.sleep):
+        self.engine = engine
+        self.name = name
         self.rate = rate
         self.clock = clock
         self.sleep = sleep
-        self.tokens = 1.0
-        self.stamp = clock()
-        self.lock = threading.Lock()
+        self.step_us = int(1_000_000 * (1 + PACE_MARGIN) / rate) if rate > 0 else 0
+
+    def take(self) -> float:
+        """The moment (Unix seconds) this call may go; the row moves one step past it."""
+        now_us = int(self.clock() * 1_000_000)
+        table = RateSlot.__table__
+        fresh = sa.and_(table.c.next_us > now_us,
+                        table.c.next_us < now_us + int(PACE_HORIZON_SECONDS * 1_000_000))
+        statement = (table.update().where(table.c.name == self.name)
+                     .values(next_us=sa.case((fresh, table.c.next_us), else_=now_us)
+                             + self.step_us)
+                     .returning(table.c.next_us))
+        with self.engine.begin() as connection:
+            taken = connection.execute(statement).scalar()
+            if taken is None:  # the first call ever: make the row (another may at once)
+                dialect = connection.dialect.name
+                insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+                connection.execute(insert.values(name=self.name, next_us=now_us)
+                                   .on_conflict_do_nothing(index_elements=["name"]))
+                taken = connection.execute(statement).scalar()
+        return (taken - self.step_us) / 1_000_000
 
     def wait(self) -> None:
         if self.rate <= 0:
             return
-        with self.lock:
-            while True:
-                now = self.clock()
-                self.tokens = min(1.0, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1 - 1e-9:  # rounding must not leave a sliver to wait for
-                    self.tokens = max(self.tokens - 1, 0.0)
-                    return
-                self.sleep((1 - self.tokens) / self.rate)
-
-
-_multicast_limits: dict[float, RateLimit] = {}
+        delay = self.take() - self.clock()
+        if delay > 0:
+            self.sleep(delay)
 
 
 @functools.cache
@@ -99,13 +125,6 @@ def _finish_statement(keys: tuple[str, ...]):
         .where(table.c.id == sa.bindparam("row_id"), table.c.lease_owner == sa.bindparam("owner"))
         .values({key: sa.bindparam("new_" + key) for key in keys})
     )
-
-
-def multicast_limit(rate: float) -> RateLimit:
-    """The process's one multicast limiter for this rate."""
-    if rate not in _multicast_limits:
-        _multicast_limits[rate] = RateLimit(rate)
-    return _multicast_limits[rate]
 
 
 class Sender:
@@ -130,7 +149,7 @@ class Sender:
         self.quiet = quiet
         rate = (float(current_app.config.get("MULTICAST_PER_SECOND", 200))
                 if has_app_context() else 200.0)
-        self.multicast_limit = multicast_limit(rate)
+        self.multicast_limit = SharedRateLimit(session.get_bind(), "multicast", rate)
         self.lease_seconds = (float(current_app.config.get("SENDER_LEASE_SECONDS",
                                                            LEASE_SECONDS))
                               if has_app_context() else LEASE_SECONDS)
@@ -528,6 +547,16 @@ class Sender:
         return json.loads(recipients)
 
     def _multicast(self, row: OutboxMessage, messages: list[dict]) -> None:
+        """One batch: skipped if its announcement was cancelled (checked before every
+        attempt, so a batch that got a 5xx or 429 while the cancel came is not sent later),
+        then to the recipients still following (those who unfollowed since are counted into
+        the announcement's skipped_blocked when the batch ends)."""
+        if row.announcement_id is not None and self.session.scalar(
+                sa.select(Announcement.status).where(Announcement.id == row.announcement_id)
+        ) == Announcement.CANCELLED:
+            self._finish_batch(row, 0, status=OutboxMessage.SKIPPED, via="multicast",
+                               last_error="cancelled")
+            return
         wanted = json.loads(row.recipients)
         blocked = set(
             self.session.scalars(
@@ -541,14 +570,36 @@ class Sender:
         # stays open across the call to LINE
         to = [user_id for user_id in wanted if user_id not in blocked]
         if not to:
-            self._finish(row.id, status=OutboxMessage.SKIPPED, via="multicast",
-                         last_error="every recipient unfollowed")
+            self._finish_batch(row, len(wanted), status=OutboxMessage.SKIPPED,
+                               via="multicast", recipient_count=0,
+                               last_error="every recipient unfollowed")
             return
         if self._held(row, "multicast"):
             return
         self.multicast_limit.wait()
         result = self.client.multicast(to, messages, row.retry_key)
-        self._after_paid_call(row, result, "multicast")
+        self._after_paid_call(row, result, "multicast", to=len(to),
+                              dropped=len(wanted) - len(to))
+
+    def _finish_batch(self, row: OutboxMessage, dropped: int, **values) -> None:
+        """A multicast batch's last outcome, and (in the same transaction, only if we still
+        held the batch) its recipients who had unfollowed added to the announcement's
+        skipped_blocked: `recipient_count` is then what was sent, so the announcement's counts
+        add up. Written at once even in a deferred sender (a batch ends once)."""
+        values.setdefault("lease_owner", None)
+        values.setdefault("lease_expires_at", None)
+        done = self.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == self.owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done == 1 and dropped and row.announcement_id is not None:
+            self.session.execute(
+                sa.update(Announcement).where(Announcement.id == row.announcement_id)
+                .values(skipped_blocked=Announcement.skipped_blocked + dropped)
+                .execution_options(synchronize_session=False))
+        self.session.commit()
 
     def _held(self, row: OutboxMessage, via: str) -> bool:
         hold = self.push_hold()
@@ -558,14 +609,24 @@ class Sender:
                      last_error="monthly limit")
         return True
 
-    def _after_paid_call(self, row: OutboxMessage, result: lc.SendResult, via: str) -> None:
+    def _after_paid_call(self, row: OutboxMessage, result: lc.SendResult, via: str,
+                         to: int | None = None, dropped: int = 0) -> None:
+        """Record a push or multicast call's outcome; for a multicast batch (`to`: how many it
+        went to, `dropped`: how many had unfollowed), its end goes through _finish_batch."""
         attempts = row.attempts + 1
         common = {"attempts": attempts, "last_status": result.status,
                   "request_id": result.request_id, "via": via}
+
+        def end(**values) -> None:
+            if to is None:
+                self._finish(row.id, **values)
+            else:
+                self._finish_batch(row, dropped, recipient_count=to, **values)
+
         if result.delivered:
-            self._finish(row.id, status=OutboxMessage.SENT, sent_at=self.clock(),
-                         last_error=None if result.outcome == lc.OK else "409 retry key accepted",
-                         **common)
+            end(status=OutboxMessage.SENT, sent_at=self.clock(),
+                last_error=None if result.outcome == lc.OK else "409 retry key accepted",
+                **common)
         elif result.outcome == lc.MONTHLY_LIMIT:
             hold = self._hold_pushes()
             self._finish(row.id, next_attempt_at=dt.datetime.fromisoformat(hold["recheck"]),
@@ -575,5 +636,5 @@ class Sender:
                              attempts, base=self.backoff_base, cap=self.backoff_cap),
                          last_error=result.message or result.outcome, **common)
         else:
-            self._finish(row.id, status=OutboxMessage.FAILED,
-                         last_error=result.message or result.outcome, **common)
+            end(status=OutboxMessage.FAILED, last_error=result.message or result.outcome,
+                **common)

@@ -45,6 +45,7 @@ BATCH_EVENTS = 50
 BATCH_MS = 50
 BATCH_MS_SQLITE = 15  # on SQLite the webhook's inserts wait for the batch's write lock
 SEND_THREADS = 8
+QUOTA_RETRY_SECONDS = 30  # after LINE's quota could not be read, before it is asked again
 
 
 class LeaseLost(RuntimeError):
@@ -113,6 +114,7 @@ class Worker:
         self.scheduler = Scheduler(app, self.name)
         self.announce_every = 1.0  # seconds between looks for announcements to release
         self.next_announce = 0.0
+        self.quota_retry_at = 0.0  # when LINE's quota may be asked again after a failed ask
         self.seal_every = 5.0  # seconds between sealings of the audit log
         self.next_seal = 0.0
 
@@ -421,8 +423,18 @@ class Worker:
             return 0
         self.next_announce = now + self.announce_every
         try:
-            released = announcements.release_due(self.session)
-            self.session.commit()
+            released = 0
+            if announcements.due(self.session):
+                self.session.rollback()  # no transaction stays open across the call to LINE
+                # the budget is checked again at send time (None: LINE could not be asked;
+                # after a failed ask, not asked again for QUOTA_RETRY_SECONDS)
+                quota = None
+                if now >= self.quota_retry_at:
+                    quota = self.client.quota()
+                    if quota is None:
+                        self.quota_retry_at = now + QUOTA_RETRY_SECONDS
+                released = announcements.release_due(self.session, quota)
+                self.session.commit()
             announcements.settle(self.session)
             self.session.commit()
         except Exception:

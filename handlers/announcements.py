@@ -19,6 +19,7 @@ from bot.messages import text
 from bot.outbox import renderer
 from handlers.notifications import agency_name
 from models import Announcement, LineUser
+from services.announcements import progress
 
 
 def announcement_messages(row: Announcement) -> list[dict]:
@@ -38,11 +39,28 @@ def announcement(payload: dict, user: LineUser | None) -> list[dict]:
         return announcement_messages(row)
 
 
-def paused_notice(ids: list[int]) -> dict:
-    """Said (in a free reply) to an author whose announcements LINE's monthly limit holds."""
-    return text(_("Your announcement (no. %(id)s) is paused: this month's LINE message limit "
-                  "has been reached. The rest will be sent when the limit lifts.",
-                  id=", ".join(str(i) for i in ids)))
+def paused_notice(session, rows: list[Announcement]) -> dict:
+    """Said (in a free reply: a push would wait for the same limit) to an officer who wrote or
+    approved announcements that LINE's monthly limit holds: how far each got, what happens."""
+    lines = []
+    for row in rows:
+        state = progress(session, row.id)
+        lines.append(_("Announcement no. %(id)s is paused: this month's LINE message limit has "
+                       "been reached. %(sent)s of %(total)s people have it.", id=row.id,
+                       sent=f"{state.sent:,}", total=f"{row.recipients or 0:,}"))
+    lines.append(_("The rest is sent by itself when the limit lifts (next month at the "
+                   "latest). To stop it, cancel it in the officer console."))
+    return text("\n".join(lines))
+
+
+@renderer("announcement.refused")
+def refused(payload: dict, user: LineUser | None) -> list[dict]:
+    """The author (and approver): at its send time the month's budget could not carry it."""
+    return [text(_("Announcement no. %(id)s was not sent: it needs %(needed)s messages but "
+                   "only %(remaining)s are left of this month's LINE messages. Choose a "
+                   "smaller area or audience, or send it again next month.",
+                   id=payload.get("announcement_id"), needed=f"{payload.get('needed', 0):,}",
+                   remaining=f"{payload.get('remaining', 0):,}"))]
 
 
 @renderer("announcement.finished")

@@ -18,7 +18,9 @@ class Announcement(Base):
     Status: `awaiting_approval` (province-wide, until a second person approves) →
     `scheduled` (waits for `send_at`) → `sending` (recipients resolved, batches queued in the
     outbox) → `sent` (every batch answered) — or `cancelled`, or `failed` (no batch could be
-    delivered). Counts are kept when the recipients are resolved and as batches finish."""
+    delivered), or `refused` (at its send time the month's LINE budget could not carry it:
+    nothing was sent). Counts are kept when the recipients are resolved and as batches
+    finish: `recipients` = sent + failed + skipped_blocked + cancelled + pending."""
 
     __tablename__ = "announcements"
     __table_args__ = (sa.Index("ix_announcements_due", "status", "send_at"),
@@ -30,6 +32,7 @@ class Announcement(Base):
     SENT = "sent"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    REFUSED = "refused"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     text: Mapped[str] = mapped_column(sa.Text)
@@ -43,8 +46,10 @@ class Announcement(Base):
     send_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     scheduled_by_officer: Mapped[bool] = mapped_column(default=False)
     estimate: Mapped[int] = mapped_column(default=0)  # recipients when composed
-    recipients: Mapped[int] = mapped_column(default=0)  # resolved at send time (active ones)
-    skipped_blocked: Mapped[int] = mapped_column(default=0)  # matched but unfollowed
+    # everyone the audience matched at send time, and of them those who had unfollowed (then,
+    # or by the time their batch went: the sender adds those)
+    recipients: Mapped[int] = mapped_column(default=0)
+    skipped_blocked: Mapped[int] = mapped_column(default=0)
     # kept when it finishes (its outbox batches are purged after OUTBOX retention)
     sent_count: Mapped[int | None]
     failed_count: Mapped[int | None]
@@ -57,3 +62,7 @@ class Announcement(Base):
     cancelled_at: Mapped[dt.datetime | None]
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+    # LINE's monthly limit holds its batches since then (None: not paused), and the officers
+    # (author, approver) already told of this pause on LINE, in a reply they got
+    paused_at: Mapped[dt.datetime | None]
+    pause_told: Mapped[list[str] | None] = mapped_column(JSONList)

@@ -68,6 +68,17 @@ class ServiceState(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class RateSlot(Base):
+    """The next free moment of a rate limit shared by every process (bot.sender's multicast
+    pacing): taken with one conditional UPDATE ... RETURNING, so two senders never get the same
+    slot."""
+
+    __tablename__ = "rate_slots"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    next_us: Mapped[int] = mapped_column(sa.BigInteger)  # Unix time, microseconds
+
+
 class SchedulerRun(Base):
     """One run of a scheduled job for one slot (e.g. the morning reminders of 2026-12-01).
 

@@ -2,19 +2,25 @@
 the monthly quota (DESIGN.md §5).
 
 - `compose`: validate the text, link, audience, area (inside the officer's scope) and time;
-  estimate the recipients now and check them against the month's remaining push budget (read
-  from LINE by the caller and passed in: services never call LINE); a province-wide one waits
-  for a second person's approval.
-- `approve`, `cancel`.
-- `release_due` (the worker, each round): an announcement whose time has come is claimed once
-  (a conditional UPDATE), its recipients resolved from the registered users at that moment
-  (active ones; the unfollowed are counted and skipped), and queued as multicast rows of at
-  most 500 ids, one per language, each with its own retry key persisted before its first try
-  (bot.sender delivers them: 409 on a repeat means delivered; 429 backs off; the monthly limit
-  holds them; 5xx and timeouts retry; other 4xx fail that batch).
+  estimate the recipients now and check them against the remaining push budget of the month
+  it goes in (read from LINE by the caller and passed in: services never call LINE); when LINE
+  could not be asked, the officer must confirm; a province-wide one waits for a second
+  person's approval.
+- `approve`, `cancel` (final: the sender skips a cancelled announcement's batches before each
+  attempt, bot.sender).
+- `release_due` (the worker, each round, with LINE's quota read just before): an announcement
+  whose time has come is claimed once (a conditional UPDATE), its recipients resolved from the
+  registered users at that moment (the unfollowed are counted and skipped), its need checked
+  again against what LINE has counted this month and the batches of announcements still
+  sending (over it: `refused`, nothing sent, the author told), and queued as multicast rows of
+  at most 500 ids, one per language, each with its own retry key persisted before its first
+  try (bot.sender delivers them: 409 on a repeat means delivered; 429 backs off; the monthly
+  limit holds them; 5xx and timeouts retry; other 4xx fail that batch).
 - `progress` / `settle`: the counts from the batches; an announcement whose batches are all
-  answered is `sent` (or `failed`).
-- `quota_status`: this month's budget, what is used and what scheduled announcements reserve.
+  answered is `sent` (or `failed`); one held by LINE's monthly limit is marked paused, and its
+  author and approver are told once, in the next reply they get on LINE (`untold_pauses`).
+- `quota_status`: a month's budget, what LINE counted, what announcements still sending hold
+  and what announcements composed for that month reserve.
 
 Nothing here commits.
 """
@@ -32,11 +38,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models import (
+    BANGKOK,
     Announcement,
     Area,
     Case,
     CaseGuardian,
     LineUser,
+    Officer,
     OutboxMessage,
     utcnow,
 )
@@ -53,8 +61,14 @@ KIND = "announcement"
 #: Asked to confirm when the month's remaining budget after this one would fall below this.
 CONFIRM_BELOW = 0.10
 MAX_AHEAD = dt.timedelta(days=90)
+#: When LINE cannot say how much of the month's quota is left at an announcement's send time,
+#: it waits (asked again each round) at most this long, then goes unchecked: LINE's own monthly
+#: limit still pauses it.
+UNKNOWN_QUOTA_WAIT = dt.timedelta(minutes=15)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 OPEN = (Announcement.AWAITING_APPROVAL, Announcement.SCHEDULED)
+MONTHLY_LIMIT = "monthly limit"  # bot.sender's last_error on a batch LINE's monthly limit holds
+SYSTEM = Actor(kind="system", name="samoe", via="worker")
 
 
 class AnnouncementError(ValueError):
@@ -68,37 +82,83 @@ class AnnouncementError(ValueError):
         self.detail = detail
 
 
+def month_start(moment: dt.datetime) -> dt.datetime:
+    """The start of the month `moment` falls in (LINE's quota is monthly; Samoe counts months
+    in Khon Kaen's time, as everywhere else), in UTC."""
+    local = moment.astimezone(BANGKOK)
+    return dt.datetime(local.year, local.month, 1, tzinfo=BANGKOK).astimezone(dt.UTC)
+
+
+def next_month_start(moment: dt.datetime) -> dt.datetime:
+    local = moment.astimezone(BANGKOK)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return dt.datetime(year, month, 1, tzinfo=BANGKOK).astimezone(dt.UTC)
+
+
 @dataclass(frozen=True)
 class Quota:
-    """This month's push budget: `limit` None = no limit (or LINE unreachable: `known`)."""
+    """A month's push budget. `limit` None = no limit (or LINE unreachable: `known` False).
+
+    `used` is what LINE has counted this month (0 for a later month: what reminders and
+    parent updates will have used by then cannot be known); `sending` what the batches of
+    announcements still sending will use (not counted by LINE yet); `reserved` the estimates of
+    announcements composed for that month but not sent yet."""
 
     limit: int | None
     used: int
-    reserved: int  # estimates of announcements composed but not yet sent
+    reserved: int
+    sending: int = 0
     known: bool = True
+    month: str = ""  # YYYY-MM
+    ahead: bool = False  # a later month than this one
 
     @property
     def remaining(self) -> int | None:
         if self.limit is None:
             return None
-        return max(self.limit - self.used - self.reserved, 0)
+        return max(self.limit - self.used - self.sending - self.reserved, 0)
 
     def as_dict(self) -> dict:
         return {"limit": self.limit, "used": self.used, "reserved": self.reserved,
-                "remaining": self.remaining, "known": self.known}
+                "sending": self.sending, "remaining": self.remaining, "known": self.known,
+                "month": self.month, "ahead": self.ahead}
 
 
-def quota_status(session: Session, line_quota: dict | None,
-                 exclude: int | None = None) -> Quota:
-    """The budget from LINE's `/quota` + `/quota/consumption` (as bot.line_client.quota gives
-    it: `{"type", "value", "used"}`, or None when LINE could not be asked)."""
-    reserved = session.scalar(
+def _sending(session: Session, exclude: int | None = None) -> int:
+    """Recipients in the batches of announcements still sending that LINE has not taken yet
+    (held by the monthly limit, waiting for a retry, or not tried yet)."""
+    return int(session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(OutboxMessage.recipient_count), 0))
+        .join(Announcement, Announcement.id == OutboxMessage.announcement_id)
+        .where(OutboxMessage.status == OutboxMessage.PENDING,
+               Announcement.status == Announcement.SENDING,
+               Announcement.id != (exclude or 0))) or 0)
+
+
+def quota_status(session: Session, line_quota: dict | None, exclude: int | None = None,
+                 at: dt.datetime | None = None, now: dt.datetime | None = None) -> Quota:
+    """The budget of the month `at` falls in (default: this month), from LINE's `/quota` +
+    `/quota/consumption` as bot.line_client.quota gives them (`{"type", "value", "used"}`, or
+    None when LINE could not be asked). For a later month, the limit is this month's (LINE's
+    plan) and only the announcements composed for that month are held against it."""
+    now = now or utcnow()
+    at = max(at or now, now)
+    start, end = month_start(at), next_month_start(at)
+    ahead = start > now
+    window = [Announcement.send_at < end]
+    if ahead:
+        window.append(Announcement.send_at >= start)
+    reserved = int(session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Announcement.estimate), 0))
-        .where(Announcement.status.in_(OPEN), Announcement.id != (exclude or 0))) or 0
+        .where(Announcement.status.in_(OPEN), Announcement.id != (exclude or 0),
+               *window)) or 0)
+    sending = 0 if ahead else _sending(session, exclude)
+    month = at.astimezone(BANGKOK).strftime("%Y-%m")
     if line_quota is None:
-        return Quota(None, 0, int(reserved), known=False)
+        return Quota(None, 0, reserved, sending, known=False, month=month, ahead=ahead)
     limit = line_quota.get("value") if line_quota.get("type") == "limited" else None
-    return Quota(limit, int(line_quota.get("used") or 0), int(reserved))
+    used = 0 if ahead else int(line_quota.get("used") or 0)
+    return Quota(limit, used, reserved, sending, month=month, ahead=ahead)
 
 
 # -- who gets it -----------------------------------------------------------------------------
@@ -109,14 +169,20 @@ def _within(column, area_code: str):
 
 
 def _audience_users(audience: list[str], area_code: str, group: str | None):
-    """SELECT line_user_id, language, followed of the users an announcement reaches."""
+    """SELECT line_user_id, language, followed of the users an announcement reaches.
+
+    Volunteers by the subdistrict they registered for; officers through their console account
+    (active, its scope inside the area, linked to a LINE user): a deactivated or moved officer
+    is not reached through what their LINE user said at registration; parents linked to (or
+    who reported) an open case of a child living in the area, of the group if one is given."""
     parts = []
     if "volunteers" in audience:
         parts.append(sa.select(LineUser.id).where(
             LineUser.role == "volunteer", _within(LineUser.subdistrict_code, area_code)))
     if "officers" in audience:
-        parts.append(sa.select(LineUser.id).where(
-            LineUser.role == "officer", _within(LineUser.area_code, area_code)))
+        parts.append(sa.select(Officer.line_user_id).where(
+            Officer.active.is_(True), Officer.line_user_id.is_not(None),
+            _within(Officer.area_code, area_code)))
     if "parents" in audience:
         children = sa.select(Case.id).where(_within(Case.subdistrict_code, area_code),
                                            Case.stage != "closed")
@@ -206,7 +272,12 @@ def compose(session: Session, actor: Actor, text: str, audience: list[str], area
     if estimate == 0:
         raise AnnouncementError("no_recipients", "nobody in that area and audience follows "
                                 "Samoe yet", 409)
-    quota = quota_status(session, line_quota)
+    quota = quota_status(session, line_quota, at=send_at or now, now=now)
+    if not quota.known and not confirm:
+        raise AnnouncementError("quota_unknown", "LINE could not say how much of this month's "
+                                "message budget is left: it is checked again when the "
+                                "announcement goes; send it again with confirm", 409,
+                                estimate=estimate, quota=quota.as_dict())
     if quota.remaining is not None:
         if estimate > quota.remaining:
             raise AnnouncementError("quota_exceeded", "the month's remaining message budget "
@@ -300,15 +371,33 @@ def cancel(session: Session, actor: Actor, announcement: Announcement,
 
 # -- sending ---------------------------------------------------------------------------------
 
-def release_due(session: Session, now: dt.datetime | None = None, limit: int = 5) -> int:
-    """Queue the batches of the announcements whose time has come; returns how many."""
+def due(session: Session, now: dt.datetime | None = None) -> bool:
+    """Is an announcement's time come? (The worker asks LINE's quota only then.)"""
     now = now or utcnow()
-    due = list(session.scalars(
+    return session.scalar(
         sa.select(Announcement.id)
+        .where(Announcement.status == Announcement.SCHEDULED, Announcement.send_at <= now)
+        .limit(1)) is not None
+
+
+def release_due(session: Session, line_quota: dict | None, now: dt.datetime | None = None,
+                limit: int = 5) -> int:
+    """Queue the batches of the announcements whose time has come; returns how many went.
+
+    `line_quota` is LINE's quota read just before (None: LINE could not be asked). Each one's
+    need is checked against what LINE has counted this month and what the batches of
+    announcements still sending will use (announcements scheduled later are not held against
+    it: the first to go is sent first); over it, it is `refused` and its author told. When LINE
+    could not be asked, it waits up to UNKNOWN_QUOTA_WAIT past its time, then goes unchecked."""
+    now = now or utcnow()
+    due_rows = list(session.execute(
+        sa.select(Announcement.id, Announcement.send_at)
         .where(Announcement.status == Announcement.SCHEDULED, Announcement.send_at <= now)
         .order_by(Announcement.send_at, Announcement.id).limit(limit)))
     released = 0
-    for announcement_id in due:
+    for announcement_id, send_at in due_rows:
+        if line_quota is None and now - send_at < UNKNOWN_QUOTA_WAIT:
+            continue  # LINE may answer next round
         taken = session.execute(
             sa.update(Announcement)
             .where(Announcement.id == announcement_id,
@@ -318,12 +407,14 @@ def release_due(session: Session, now: dt.datetime | None = None, limit: int = 5
         if taken != 1:
             continue  # another worker has it
         announcement = session.get(Announcement, announcement_id, populate_existing=True)
-        _queue_batches(session, announcement, now)
-        released += 1
+        if _queue_batches(session, announcement, line_quota, now):
+            released += 1
     return released
 
 
-def _queue_batches(session: Session, announcement: Announcement, now: dt.datetime) -> None:
+def _queue_batches(session: Session, announcement: Announcement, line_quota: dict | None,
+                   now: dt.datetime) -> bool:
+    """Resolve the recipients, check the budget again, queue the batches; False if refused."""
     audience, group = audience_of(announcement)
     by_language: dict[str, list[str]] = {}
     blocked = 0
@@ -334,6 +425,27 @@ def _queue_batches(session: Session, announcement: Announcement, now: dt.datetim
             continue
         by_language.setdefault(language if language in ("th", "en") else "th",
                                []).append(line_id)
+    active = sum(len(ids) for ids in by_language.values())
+    announcement.recipients = active + blocked
+    announcement.skipped_blocked = blocked
+    if line_quota is None:
+        audit.record(session, SYSTEM, "announcement.unchecked", announcement_id=announcement.id,
+                     needed=active, reason="LINE's quota could not be read")
+    elif line_quota.get("type") == "limited":
+        left = max(int(line_quota.get("value") or 0) - int(line_quota.get("used") or 0)
+                   - _sending(session, exclude=announcement.id), 0)
+        if active > left:
+            announcement.status = Announcement.REFUSED
+            announcement.finished_at = now
+            announcement.sent_count, announcement.failed_count = 0, 0
+            audit.record(session, SYSTEM, "announcement.refuse",
+                         announcement_id=announcement.id, needed=active, remaining=left)
+            for line_id in _officers_of(session, announcement):
+                notify_once(session, f"announcement.refused:{announcement.id}:{line_id}",
+                            line_id, "announcement.refused", announcement_id=announcement.id,
+                            needed=active, remaining=left)
+            session.flush()
+            return False
     rows = []
     for language, ids in sorted(by_language.items()):
         payload = json.dumps({"announcement_id": announcement.id, "language": language})
@@ -347,55 +459,66 @@ def _queue_batches(session: Session, announcement: Announcement, now: dt.datetim
                          "announcement_id": announcement.id})
     if rows:
         session.execute(sa.insert(OutboxMessage), rows)
-    announcement.recipients = sum(len(ids) for ids in by_language.values())
-    announcement.skipped_blocked = blocked
-    if not rows:
+    else:
         announcement.status = Announcement.SENT
         announcement.finished_at = now
+        announcement.sent_count, announcement.failed_count = 0, 0
     session.flush()
+    return True
 
 
 @dataclass(frozen=True)
 class Progress:
+    """Where an announcement's recipients are: recipients = sent + failed + skipped_blocked +
+    cancelled + pending."""
+
     sent: int
     failed: int
-    skipped: int  # in batches whose every recipient had unfollowed by then, or cancelled
+    skipped_blocked: int  # had unfollowed when it went, or by the time their batch went
+    cancelled: int  # in batches not sent because it was cancelled
     pending: int
-    held: bool  # waiting for the monthly limit to lift
+    held: bool  # waiting for LINE's monthly limit to lift
 
 
 def progress(session: Session, announcement_id: int) -> Progress:
     row = session.get(Announcement, announcement_id)
+    skipped = int(row.skipped_blocked or 0) if row is not None else 0
     if row is not None and row.sent_count is not None:  # finished: its counts were kept
-        return Progress(sent=row.sent_count, failed=row.failed_count or 0, skipped=0,
+        sent, failed = row.sent_count, row.failed_count or 0
+        left = max((row.recipients or 0) - sent - failed - skipped, 0)
+        return Progress(sent=sent, failed=failed, skipped_blocked=skipped,
+                        cancelled=left if row.status == Announcement.CANCELLED else 0,
                         pending=0, held=False)
-    counts = dict(session.execute(
-        sa.select(OutboxMessage.status, sa.func.sum(OutboxMessage.recipient_count))
+    counts = {status: (int(total or 0), bool(held)) for status, total, held in session.execute(
+        sa.select(OutboxMessage.status, sa.func.sum(OutboxMessage.recipient_count),
+                  sa.func.max(sa.case((OutboxMessage.last_error == MONTHLY_LIMIT, 1), else_=0)))
         .where(OutboxMessage.announcement_id == announcement_id)
-        .group_by(OutboxMessage.status)).all())
-    held = session.scalar(
-        sa.select(sa.func.count()).select_from(OutboxMessage)
-        .where(OutboxMessage.announcement_id == announcement_id,
-               OutboxMessage.status == OutboxMessage.PENDING,
-               OutboxMessage.last_error == "monthly limit")) > 0
+        .group_by(OutboxMessage.status))}
     return Progress(
-        sent=int(counts.get(OutboxMessage.SENT) or 0),
-        failed=int(counts.get(OutboxMessage.FAILED) or 0),
-        skipped=int(counts.get(OutboxMessage.SKIPPED) or 0),
-        pending=int(counts.get(OutboxMessage.PENDING) or 0), held=held)
+        sent=counts.get(OutboxMessage.SENT, (0, False))[0],
+        failed=counts.get(OutboxMessage.FAILED, (0, False))[0],
+        skipped_blocked=skipped,
+        cancelled=counts.get(OutboxMessage.SKIPPED, (0, False))[0],
+        pending=counts.get(OutboxMessage.PENDING, (0, False))[0],
+        held=counts.get(OutboxMessage.PENDING, (0, False))[1])
 
 
 def settle(session: Session, now: dt.datetime | None = None) -> int:
     """Mark the sending announcements whose batches are all answered as sent (or failed) and
-    tell their authors. Returns how many finished. (A batch held by LINE's monthly limit is
-    not pushed to the author: that push would wait for the same limit. Authors see it in the
-    API's `paused_for_quota` and in the reply when they next open announcements on LINE:
-    `paused_for`.)"""
+    tell their authors; note when LINE's monthly limit starts (or stops) holding one. Keep the
+    counts of a cancelled one once its batches are all answered. Returns how many finished.
+
+    (A paused announcement is not pushed to its author: that push would wait for the same
+    limit. They are told once, in the next reply they get on LINE, and the console shows it.)"""
     now = now or utcnow()
     finished = 0
     for announcement in session.scalars(
             sa.select(Announcement).where(Announcement.status == Announcement.SENDING)):
         state = progress(session, announcement.id)
+        if state.held and announcement.paused_at is None:
+            announcement.paused_at, announcement.pause_told = now, []
+        elif not state.held and announcement.paused_at is not None:
+            announcement.paused_at, announcement.pause_told = None, None
         if state.pending:
             continue
         announcement.status = (Announcement.FAILED if state.failed and not state.sent
@@ -404,62 +527,116 @@ def settle(session: Session, now: dt.datetime | None = None) -> int:
         # kept here: the batches are purged after the outbox's retention period
         announcement.sent_count, announcement.failed_count = state.sent, state.failed
         _tell_author(session, announcement, "announcement.finished", sent=state.sent,
-                     failed=state.failed, skipped=announcement.skipped_blocked)
+                     failed=state.failed, skipped=state.skipped_blocked)
         finished += 1
+    for announcement in session.scalars(
+            sa.select(Announcement).where(Announcement.status == Announcement.CANCELLED,
+                                          Announcement.started_at.is_not(None),
+                                          Announcement.sent_count.is_(None))):
+        state = progress(session, announcement.id)
+        if not state.pending:
+            announcement.sent_count, announcement.failed_count = state.sent, state.failed
+            announcement.paused_at, announcement.pause_told = None, None
     session.flush()
     return finished
 
 
-def _tell_author(session: Session, announcement: Announcement, kind: str, **params) -> None:
-    """Tell the officer who wrote it, on LINE if their account is linked (once per kind)."""
-    from models import Officer
-
+def _line_id_of(session: Session, username: str | None) -> str | None:
+    """The LINE user id of an officer account (its linked LINE user, if active), or of a LINE
+    user named directly."""
+    if not username:
+        return None
     line_id = session.scalar(
         sa.select(LineUser.line_user_id).join(Officer, Officer.line_user_id == LineUser.id)
-        .where(Officer.username == announcement.created_by))
+        .where(Officer.username == username, Officer.active.is_(True)))
     if line_id is None:
         line_id = session.scalar(sa.select(LineUser.line_user_id).where(
-            LineUser.line_user_id == announcement.created_by))
+            LineUser.line_user_id == username))
+    return line_id
+
+
+def _officers_of(session: Session, announcement: Announcement) -> list[str]:
+    """The LINE user ids of its author and approver (those with a linked LINE account)."""
+    found = [_line_id_of(session, name)
+             for name in (announcement.created_by, announcement.approved_by)]
+    return list(dict.fromkeys(line_id for line_id in found if line_id))
+
+
+def _tell_author(session: Session, announcement: Announcement, kind: str, **params) -> None:
+    """Tell the officer who wrote it, on LINE if their account is linked (once per kind)."""
+    line_id = _line_id_of(session, announcement.created_by)
     if line_id is not None:
         notify_once(session, f"{kind}:{announcement.id}", line_id, kind,
                     announcement_id=announcement.id, **params)
 
 
+def _theirs(username: str):
+    return sa.or_(Announcement.created_by == username, Announcement.approved_by == username)
+
+
 def paused_for(session: Session, username: str) -> list[Announcement]:
-    """An author's announcements waiting for LINE's monthly limit to lift."""
-    held = sa.select(OutboxMessage.announcement_id).where(
-        OutboxMessage.status == OutboxMessage.PENDING,
-        OutboxMessage.last_error == "monthly limit")
+    """The announcements an officer wrote or approved that LINE's monthly limit holds."""
     return list(session.scalars(
         sa.select(Announcement).where(Announcement.status == Announcement.SENDING,
-                                      Announcement.created_by == username,
-                                      Announcement.id.in_(held))
+                                      Announcement.paused_at.is_not(None), _theirs(username))
         .order_by(Announcement.id)))
+
+
+def untold_pauses(session: Session, username: str) -> list[Announcement]:
+    """The paused announcements (`paused_for`) this officer has not been told of yet."""
+    return [row for row in paused_for(session, username)
+            if username not in (row.pause_told or [])]
+
+
+def mark_told(announcements: list[Announcement], username: str) -> None:
+    """Remember that the officer was told of these pauses (in the reply being made)."""
+    for row in announcements:
+        if username not in (row.pause_told or []):
+            row.pause_told = [*(row.pause_told or []), username]
 
 
 def recent_for(session: Session, user: LineUser, limit: int = 5) -> list[Announcement]:
     """The latest sent announcements that reached a user's area and role (the "news"
-    command on LINE)."""
+    command on LINE), by the same rules as the targeting: a volunteer's subdistrict, an
+    officer's current scope (an active account), a parent's children with an open case
+    (and their group)."""
     role_audience = {"volunteer": "volunteers", "parent": "parents",
                      "officer": "officers"}.get(user.role or "")
     if role_audience is None:
         return []
-    places = {user.subdistrict_code, user.area_code}
-    if user.role == "parent":
-        places |= set(session.scalars(
-            sa.select(Case.subdistrict_code).join(CaseGuardian, CaseGuardian.case_id == Case.id)
-            .where(CaseGuardian.line_user_id == user.id, CaseGuardian.unlinked_at.is_(None))))
-        places |= set(session.scalars(sa.select(Case.subdistrict_code).where(
-            Case.reporter_id == user.id, Case.self_reported.is_(True))))
-    places.discard(None)
-    if not places:
+    groups_at: dict[str, set[str | None]] = {}  # place -> the groups that may be targeted
+    if user.role == "volunteer" and user.subdistrict_code:
+        groups_at[user.subdistrict_code] = {None}
+    elif user.role == "officer":
+        officer = session.scalar(sa.select(Officer).where(Officer.line_user_id == user.id,
+                                                          Officer.active.is_(True)))
+        if officer is not None:
+            groups_at[officer.area_code] = {None}
+    elif user.role == "parent":
+        children = sa.select(Case.subdistrict_code, Case.target_group).where(
+            Case.stage != "closed", sa.or_(
+                Case.id.in_(sa.select(CaseGuardian.case_id).where(
+                    CaseGuardian.line_user_id == user.id, CaseGuardian.unlinked_at.is_(None))),
+                sa.and_(Case.reporter_id == user.id, Case.self_reported.is_(True))))
+        for place, group in session.execute(children):
+            if place:
+                groups_at.setdefault(place, {None}).add(group)
+    if not groups_at:
         return []
-    covering = set()
-    for code in places:  # the place itself and every area containing it (40, 4007, 400701)
-        covering |= {code[:2], code[:4], code}
+    covering: dict[str, set[str | None]] = {}
+    for code, groups in groups_at.items():  # the place and every area containing it
+        for prefix in {code[:2], code[:4], code}:
+            covering.setdefault(prefix, set()).update(groups)
     rows = session.scalars(
         sa.select(Announcement)
         .where(Announcement.status == Announcement.SENT,
                Announcement.area_code.in_(covering))
         .order_by(Announcement.finished_at.desc(), Announcement.id.desc()).limit(50))
-    return [a for a in rows if role_audience in audience_of(a)[0]][:limit]
+    found = []
+    for row in rows:
+        audience, group = audience_of(row)
+        # the group narrows the parents only
+        if role_audience in audience and (user.role != "parent"
+                                          or group in covering[row.area_code]):
+            found.append(row)
+    return found[:limit]

@@ -43,9 +43,11 @@ def out(row: Announcement, quota: announcements.Quota | None = None) -> dict:
             "audience": audience, "group": group, "area": row.area_code,
             "send_at": row.send_at, "estimate": row.estimate, "recipients": row.recipients,
             "sent": state.sent, "failed": state.failed,
-            "skipped_blocked": row.skipped_blocked, "pending": state.pending,
+            "skipped_blocked": state.skipped_blocked, "cancelled": state.cancelled,
+            "pending": state.pending,
             "awaiting_approval": row.status == Announcement.AWAITING_APPROVAL,
-            "paused_for_quota": state.held, "created_by": row.created_by,
+            "paused_for_quota": state.held, "paused_since": row.paused_at,
+            "created_by": row.created_by,
             "created_at": row.created_at, "approved_by": row.approved_by,
             "cancelled_by": row.cancelled_by, "finished_at": row.finished_at}
     if quota is not None:
@@ -68,10 +70,15 @@ def compose(body):
     """Compose an announcement
 
     Recipients are resolved when it goes (registered, active users of the audience and area;
-    those who blocked Samoe are skipped and counted). The estimate is checked against this
-    month's LINE budget: over it → 409 `quota_exceeded`; leaving under 10% of the month's
-    budget → 409 `quota_confirm` unless `"confirm": true`. A province-wide announcement waits
-    for a supervisor's approval (`awaiting_approval`). Written to the audit log."""
+    those who blocked Samoe are skipped and counted). The estimate is checked against the LINE
+    budget of the month it goes in (this month: what LINE counted, what announcements still
+    sending and those composed for this month hold; a later month: its limit less the
+    announcements composed for it): over it → 409 `quota_exceeded`; leaving under 10% of the
+    month's budget → 409 `quota_confirm` unless `"confirm": true`; LINE's quota unreadable →
+    409 `quota_unknown` unless `"confirm": true`. The budget is checked again when it goes:
+    too little left then → `refused`, nothing sent, the author told. A province-wide
+    announcement waits for a supervisor's approval (`awaiting_approval`). Written to the audit
+    log."""
     quota = line_quota()
     try:
         row, budget = announcements.compose(
@@ -101,7 +108,11 @@ def list_announcements():
 @bp.response(200, AnnouncementOut)
 @bp.errors(404)
 def get_announcement(announcement_id):
-    """An announcement's status and counts (recipients, sent, failed, skipped_blocked)"""
+    """An announcement's status and counts
+
+    `recipients` (everyone the audience matched when it went) = `sent` + `failed` +
+    `skipped_blocked` (had unfollowed, then or by the time their batch went) + `cancelled`
+    (batches stopped by a cancel) + `pending`."""
     return out(load(announcement_id))
 
 
@@ -122,7 +133,10 @@ def approve(announcement_id):
 @bp.response(200, AnnouncementOut)
 @bp.errors(403, 404, 409)
 def cancel(announcement_id):
-    """Cancel an announcement: before it goes, or the batches not yet sent"""
+    """Cancel an announcement: before it goes, or the batches not yet sent
+
+    Final: a batch in flight when the cancel comes is not tried again (a batch LINE already
+    accepted stays counted as sent)."""
     row = load(announcement_id)
     try:
         announcements.cancel(db.session, actor(), row)

@@ -99,9 +99,13 @@ MESSAGES = {
     "audience_invalid": N_("Choose the audience: volunteers, parents or officers."),
     "group_invalid": N_("The group is early_childhood or out_of_school."),
     "no_recipients": N_("Nobody in that area and audience follows Samoe on LINE yet."),
-    "quota_exceeded": N_("This announcement needs more messages than remain in this month's "
-                         "LINE budget. Choose a smaller area or audience, or wait for next "
-                         "month."),
+    "quota_exceeded": N_("This announcement needs more messages than remain in the LINE "
+                         "budget of the month it goes in. Choose a smaller area or audience, "
+                         "or send it next month."),
+    "quota_unknown": N_("LINE could not say just now how many messages are left this month. "
+                        "It is checked again when the announcement goes, and not sent if too "
+                        "few are left then. Send it again with \"confirm\": true to go "
+                        "ahead."),
     "quota_confirm": N_("This announcement would use most of this month's remaining LINE "
                         "budget. Send it again with \"confirm\": true to go ahead."),
     "second_person": N_("A province-wide announcement is approved by a second person."),

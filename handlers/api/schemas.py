@@ -489,24 +489,35 @@ class AnnouncementIn(Strict):
     group = Code(validate=validate.OneOf(("early_childhood", "out_of_school")), metadata={
         "description": "Parents only of children in this group."})
     confirm = fields.Boolean(load_default=False, metadata={
-        "description": "Go ahead although the month's remaining budget runs low."})
+        "description": "Go ahead although the month's remaining budget runs low, or LINE "
+                       "could not say what is left (checked again when it goes)."})
 
 
 class QuotaOut(ma.Schema):
     limit = fields.Integer(allow_none=True, metadata={
-        "description": "This month's push messages (null: no limit, or LINE unreachable)."})
-    used = fields.Integer(required=True)
+        "description": "The month's push messages (null: no limit, or LINE unreachable)."})
+    used = fields.Integer(required=True, metadata={
+        "description": "Counted by LINE this month (0 for a later month: not known yet)."})
     reserved = fields.Integer(required=True, metadata={
-        "description": "Estimated for announcements composed but not sent yet."})
-    remaining = fields.Integer(allow_none=True)
+        "description": "Estimated for announcements composed for that month, not sent yet."})
+    sending = fields.Integer(required=True, metadata={
+        "description": "In batches of announcements still sending, not taken by LINE yet."})
+    remaining = fields.Integer(allow_none=True, metadata={
+        "description": "limit - used - sending - reserved (null: no limit, or unknown)."})
     known = fields.Boolean(required=True, metadata={
         "description": "False when LINE could not be asked."})
+    month = fields.String(required=True, metadata={
+        "description": "The month (YYYY-MM, Khon Kaen's time) the budget is for."})
+    ahead = fields.Boolean(required=True, metadata={
+        "description": "A later month than this one (for an announcement scheduled then)."})
 
 
 class AnnouncementOut(ma.Schema):
     id = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"enum": [
-        "awaiting_approval", "scheduled", "sending", "sent", "cancelled", "failed"]})
+        "awaiting_approval", "scheduled", "sending", "sent", "cancelled", "failed",
+        "refused"], "description": "refused: at its send time the month's LINE budget could "
+                                   "not carry it; nothing was sent."})
     text = fields.String(required=True)
     link = fields.String(allow_none=True)
     audience = fields.List(fields.String(), required=True)
@@ -515,15 +526,20 @@ class AnnouncementOut(ma.Schema):
     send_at = fields.DateTime(required=True)
     estimate = fields.Integer(required=True)
     recipients = fields.Integer(required=True, metadata={
-        "description": "Active users it was sent to (resolved at send time)."})
+        "description": "Everyone the audience matched when it went (resolved at send time): "
+                       "sent + failed + skipped_blocked + cancelled + pending."})
     sent = fields.Integer(required=True)
     failed = fields.Integer(required=True)
     skipped_blocked = fields.Integer(required=True, metadata={
-        "description": "Users of the audience who had blocked Samoe (not sent to)."})
+        "description": "Users of the audience who had blocked Samoe, when it went or by the "
+                       "time their batch went (not sent to)."})
+    cancelled = fields.Integer(required=True, metadata={
+        "description": "Users in batches not sent because it was cancelled."})
     pending = fields.Integer(required=True)
     awaiting_approval = fields.Boolean(required=True)
     paused_for_quota = fields.Boolean(required=True, metadata={
         "description": "LINE's monthly limit was reached: the rest waits for it to lift."})
+    paused_since = fields.DateTime(allow_none=True)
     created_by = fields.String(required=True)
     created_at = fields.DateTime(required=True)
     approved_by = fields.String(allow_none=True)

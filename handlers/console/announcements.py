@@ -1,6 +1,8 @@
 """Announcements in the console (issue #8): compose one for an area and an audience, see it as
 it will arrive on LINE, confirm, follow its delivery; approve a province-wide one (a second
-person) or cancel one; and this month's LINE message budget.
+person) or cancel one; and this month's LINE message budget. An officer whose announcements
+(written or approved) LINE's monthly limit holds sees a banner on every console page
+(`paused_banner`, drawn by base.html).
 
 Everything goes through services.announcements, like the API and the LINE flow: the preview
 runs the same `compose` (scope, audience, text and link rules, the recipient estimate and the
@@ -14,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from bot.extensions import db
@@ -43,7 +45,9 @@ def _words() -> dict:
                      Announcement.SCHEDULED: _("Scheduled"),
                      Announcement.SENDING: _("Sending"),
                      Announcement.SENT: _("Sent"),
-                     Announcement.CANCELLED: _("Cancelled")},
+                     Announcement.CANCELLED: _("Cancelled"),
+                     Announcement.FAILED: _("Could not be delivered"),
+                     Announcement.REFUSED: _("Not sent: too few LINE messages left")},
     }
 
 
@@ -76,6 +80,20 @@ def _areas() -> list[tuple[Area, list[Area]]]:
 
 def _quota():
     return announcements.quota_status(db.session, line_quota())
+
+
+@bp.app_context_processor
+def paused_helpers() -> dict:
+    return {"paused_banner": _paused_banner}
+
+
+def _paused_banner() -> list[Announcement]:
+    """The announcements the signed-in officer wrote or approved that LINE's monthly limit
+    holds (one indexed query, on console pages only)."""
+    who = g.get("console_actor")
+    if who is None or not who.is_officer:
+        return []
+    return announcements.paused_for(db.session, who.name)
 
 
 def _recent() -> list[Announcement]:
@@ -142,7 +160,8 @@ def compose():
         return _list_page(values, exc.message, exc.status)
     except AnnouncementError as exc:
         db.session.rollback()
-        if exc.code == "quota_confirm" and request.form.get("confirm") != "1":
+        if exc.code in ("quota_confirm", "quota_unknown") and request.form.get(
+                "confirm") != "1":
             return _preview(values, exc)
         return _list_page(values, present.error_message(exc.code), exc.status)
     if request.form.get("confirm") != "1":
@@ -174,7 +193,9 @@ def _preview(values: dict, near_limit: AnnouncementError | None,
     return render_template(
         "console/announcement_preview.html", values=values, card=message["contents"],
         alt_text=message["altText"], area=area, estimate=estimate, quota=budget,
-        near_limit=near_limit is not None, w=_words(),
+        near_limit=near_limit is not None and near_limit.code == "quota_confirm",
+        quota_unknown=near_limit is not None and near_limit.code == "quota_unknown",
+        w=_words(),
         province_wide=area is not None and area.level == "province",
         send_at=_send_at(values))
 
@@ -221,8 +242,16 @@ def _act(announcement_id: int, change, done: str):
         flash(present.error_message(exc.code), "error")
         return redirect(url_for(".announcement_page", announcement_id=announcement_id))
     db.session.commit()
-    flash(done, "ok")
+    flash(done(row) if callable(done) else done, "ok")
     return redirect(url_for(".announcement_page", announcement_id=row.id))
+
+
+def _approved(row: Announcement) -> str:
+    """What approving did: it goes now, or at its time."""
+    if row.send_at > utcnow():
+        return _("Approved: the announcement will be sent on %(when)s.",
+                 when=present.show_moment(row.send_at))
+    return _("Approved: the announcement is being sent.")
 
 
 @bp.post("/announcements/<int:announcement_id>/approve", endpoint="announcement_approve")
@@ -230,8 +259,7 @@ def _act(announcement_id: int, change, done: str):
 def approve(announcement_id: int):
     """A supervisor, not the author, lets a province-wide announcement go (asked first)."""
     return _act(announcement_id,
-                lambda row: announcements.approve(db.session, actor(), row),
-                _("Approved: the announcement is being sent."))
+                lambda row: announcements.approve(db.session, actor(), row), _approved)
 
 
 @bp.post("/announcements/<int:announcement_id>/cancel", endpoint="announcement_cancel")

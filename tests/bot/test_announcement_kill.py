@@ -1,7 +1,8 @@
 """A sender process SIGKILLed in the middle of an announcement (a real separate process), on
-each database: LINE had accepted the batch in flight but the sender never heard back. The
-restarted sender resends that batch with the same retry key (LINE answers 409: delivered) and
-sends the rest: every volunteer gets the announcement exactly once — none twice, none missing."""
+each database: the announcement is composed through the API, LINE had accepted the batch in
+flight but the sender never heard back. The restarted sender resends that batch with the same
+retry key (LINE answers 409: delivered) and sends the rest: every volunteer gets the
+announcement exactly once — none twice, none missing."""
 
 from __future__ import annotations
 
@@ -37,12 +38,15 @@ def test_a_sender_killed_mid_announcement_and_restarted_delivers_each_volunteer_
         {"line_user_id": i, "role": "volunteer", "language": "th", "followed": True,
          "subdistrict_code": f.NAM_PHONG, "code_failures": 0, "created_at": utcnow()}
         for i in ids])
-    author = f.actor(f.officer(s, agency="LEARN", area="4007"))
-    row, _quota = announcements.compose(s, author, "อบรม อสม. วันเสาร์นี้", ["volunteers"],
-                                        "4007")
+    token = f.token(s, f.officer(s, agency="LEARN", area="4007"))
     s.commit()
-    announcement_id = row.id
     s.close()
+    composed = app.test_client().post(
+        "/api/v1/announcements", headers={"Authorization": f"Bearer {token}"},
+        json={"text": "อบรม อสม. วันเสาร์นี้", "audience": ["volunteers"], "area": "4007"})
+    assert composed.status_code == 202, composed.get_json()
+    assert composed.get_json()["estimate"] == VOLUNTEERS
+    announcement_id = composed.get_json()["id"]
     # the first batch is carried out by LINE, but its answer takes 20 s: the kill lands then
     emulator.fault("multicast", status=200, count=1, delay=20, when="after")
     env = flask_env(app, SENDER_LEASE_SECONDS="2", QUIET_HOURS="")

@@ -205,3 +205,77 @@ def test_another_district_does_not_see_it_and_without_csrf_nothing_is_made(
     before = count(session)
     forged = client.post("/console/announcements", data=form(confirm="1"))
     assert forged.status_code == 400 and count(session) == before
+
+
+def test_a_failed_announcement_reads_as_such(app, console, session, worker, emulator):
+    users(app, 2)
+    emulator.fault("multicast", status=400, count=1)
+    assert console.post("/console/announcements", form(confirm="1")).status_code == 302
+    worker.burst()
+    row = session.scalars(sa.select(Announcement).order_by(Announcement.id.desc())).first()
+    session.refresh(row)
+    assert row.status == "failed"
+    detail = page_text(console.get(f"/console/announcements/{row.id}"))
+    assert "ส่งไม่ถึง" in detail and "failed" not in detail
+    listing = page_text(console.get("/console/announcements"))
+    assert "ส่งไม่ถึง" in listing and "failed" not in listing
+
+
+def test_approving_a_scheduled_one_says_when_it_goes(app, client, session):
+    author = f.officer(session, role="supervisor", agency="EDU", area="40", username="edu.a")
+    second = f.officer(session, role="supervisor", agency="EDU", area="40", username="edu.b")
+    users(app, 2)
+    soon = dt.date.today() + dt.timedelta(days=3)
+    writer = Console(client, author)
+    assert writer.post("/console/announcements", form(
+        area="40", confirm="1", day=soon.isoformat(), time="09:00")).status_code == 302
+    row = session.scalars(sa.select(Announcement).order_by(Announcement.id.desc())).first()
+    writer.post("/console/logout", {})
+    approver = Console(client, second)
+    done = approver.post(f"/console/announcements/{row.id}/approve", {"confirm": "1"},
+                         follow_redirects=True)
+    shown = page_text(done)
+    assert "อนุมัติแล้วค่ะ ประกาศจะส่งวันที่" in shown and "09:00" in shown
+    assert "กำลังส่งประกาศ" not in shown
+
+
+def test_when_line_cannot_say_what_is_left_the_preview_asks_to_confirm(app, console, session,
+                                                                     emulator):
+    users(app, 2)
+    before = count(session)
+    emulator.fault("quota", status=500, count=1)
+    page = console.get("/console/announcements")
+    assert "ถาม LINE ไม่ได้" in page_text(page)  # the budget card says so, and what follows
+    emulator.fault("quota", status=500, count=1)
+    preview = console.post("/console/announcements", form())
+    assert preview.status_code == 200
+    assert "ถาม LINE ไม่ได้" in page_text(preview)
+    assert 'name="confirm_quota"' in preview.get_data(as_text=True)
+    emulator.fault("quota", status=500, count=1)
+    unticked = console.post("/console/announcements", form(confirm="1"))
+    assert unticked.status_code == 409 and count(session) == before
+    emulator.fault("quota", status=500, count=1)
+    done = console.post("/console/announcements", form(confirm="1", confirm_quota="1"))
+    assert done.status_code == 302 and count(session) == before + 1
+
+
+def test_an_announcement_paused_by_the_monthly_limit_is_shown_on_every_page(
+        app, console, session, worker, emulator):
+    users(app, 600)
+    assert console.post("/console/announcements", form(confirm="1")).status_code == 302
+    row = session.scalars(sa.select(Announcement).order_by(Announcement.id.desc())).first()
+    worker.announce_every = 0.0
+    worker.release_announcements()
+    emulator.quota(type="limited", value=500)  # the month's limit is reached after a batch
+    worker.burst()
+    for path in ("/console/cases", "/console/announcements",
+                 f"/console/announcements/{row.id}"):
+        shown = page_text(console.get(path))
+        assert "โควตาข้อความ LINE ของเดือนนี้หมดแล้ว" in shown, path
+        assert f"ประกาศลำดับที่ {row.id}" in shown, path
+    # another district's officer, who did not write it, sees no banner
+    other = f.officer(session, agency="LEARN", area="4001", username="learn.other")
+    console.post("/console/logout", {})
+    elsewhere = Console(console.client, other)
+    assert "โควตาข้อความ LINE ของเดือนนี้หมดแล้ว" not in page_text(
+        elsewhere.get("/console/cases"))
