@@ -149,5 +149,10 @@ def cancel(announcement_id):
 @bp.response(200, QuotaOut)
 @bp.errors()
 def quota():
-    """This month's LINE push budget: the limit, what is used, what announcements reserve"""
+    """This month's LINE push budget
+
+    The limit and what LINE counted (`/v2/bot/message/quota`, `/quota/consumption`), what the
+    batches of announcements still sending will use (`sending`), what announcements composed
+    for this month reserve (`reserved`), and what remains; `known` is false when LINE could not
+    be asked."""
     return announcements.quota_status(db.session, line_quota()).as_dict()
