@@ -131,6 +131,7 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "RETENTION_OUTBOX_DAYS": int(env.get("RETENTION_OUTBOX_DAYS", "90")),
         "RETENTION_PHOTO_DAYS": int(env.get("RETENTION_PHOTO_DAYS", "365")),
         "RETENTION_CASE_YEARS": int(env.get("RETENTION_CASE_YEARS", "5")),
+        "RETENTION_DRAFT_DAYS": int(env.get("RETENTION_DRAFT_DAYS", "7")),
         "INBOX_LAG_LIMIT": float(env.get("INBOX_LAG_LIMIT", "60")),
         # SQLite: how long the webhook waits for the database's write lock before answering
         # 503 (LINE gives up after 2 s and redelivers); 0: as long as the busy timeout (30 s)

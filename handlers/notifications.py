@@ -8,8 +8,9 @@ here comes from the catalog. Who reads what (DESIGN.md §3):
 - `case.parent_update`: linked parents (and a parent who reported their own child); parent
   stage words, the office and its phone, appointments; a service asks "did you receive it?".
   Never internal notes, the reporter, ID numbers or other children.
-- `referral.received`, `referral.answered`, `case.parent_confirmed`, `case.visit_recorded`:
-  officers; officer stage words.
+- `referral.received`, `referral.answered`, `referral.cancelled`, `case.parent_confirmed`,
+  `case.visit_recorded`, `case.consent_withdrawn`, `case.reported_again`: officers; officer
+  stage words.
 """
 
 from __future__ import annotations
@@ -249,6 +250,24 @@ def consent_withdrawn(payload: dict, user: LineUser | None) -> list[dict]:
     return [text(_("The guardian of Nong %(name)s (reference %(ref)s) has withdrawn consent. "
                    "The case is no longer shared with other agencies and no new photos are "
                    "kept. Please call the family about the help the child still needs.",
+                   **_case_words(payload)))]
+
+
+@renderer("referral.cancelled")
+def referral_cancelled(payload: dict, user: LineUser | None) -> list[dict]:
+    """Officers of the receiving agency: the guardian withdrew consent before they answered."""
+    return [text(_("The referral of Nong %(name)s (reference %(ref)s) from %(agency)s was "
+                   "cancelled: the guardian withdrew consent, so the case is no longer shared "
+                   "with other agencies. There is nothing to answer.",
+                   agency=agency_name(payload.get("from_agency")), **_case_words(payload)))]
+
+
+@renderer("case.reported_again")
+def reported_again(payload: dict, user: LineUser | None) -> list[dict]:
+    """Officers of the owner agency: a new report of a child whose guardian withdrew consent."""
+    return [text(_("A volunteer reported Nong %(name)s (reference %(ref)s) again. The guardian "
+                   "had withdrawn consent, and it stays withdrawn: the case is still not shared "
+                   "and no photo was kept. Please talk with the family.",
                    **_case_words(payload)))]
 
 

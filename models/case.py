@@ -164,6 +164,11 @@ class Consent(Base):
     recorded_by: Mapped[str | None] = mapped_column(sa.String(64))  # a LINE user id
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[dt.datetime | None]
+    # who recorded the withdrawal (the guardian's LINE user id, or the officer's username),
+    # and through which channel: line_parent (the guardian on LINE), console or api (an
+    # officer recording what the guardian said by phone or in person)
+    withdrawn_by: Mapped[str | None] = mapped_column(sa.String(64))
+    withdrawal_channel: Mapped[str | None] = mapped_column(sa.String(20))
 
     case: Mapped[Case] = relationship(back_populates="consents")
 
@@ -178,6 +183,7 @@ class TimelineEntry(Base):
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
     # created | duplicate_report | verified | referred | accepted | declined | service | visit
     # | appointment | status | reopened | note | consent | link_code | confirmation
+    # | referral_cancelled | ... (services.cases.TIMELINE_KINDS)
     kind: Mapped[str] = mapped_column(sa.String(20))
     actor: Mapped[str | None] = mapped_column(sa.String(64))  # LINE user id or officer username
     public: Mapped[bool] = mapped_column(default=False)
@@ -260,7 +266,8 @@ class Referral(Base):
     to_area_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"))
     from_stage: Mapped[str] = mapped_column(sa.String(16))  # the stage a decline returns to
     reason: Mapped[str] = mapped_column(sa.Text)
-    # pending | accepted | declined
+    # pending | accepted | declined | cancelled (the guardian withdrew consent while it was
+    # pending: services.workflow.cancel_for_withdrawal)
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")
     created_by: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

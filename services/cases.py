@@ -56,7 +56,7 @@ CONSENT_PURPOSES = ("share_with_agencies", "photo", "follow_up_contact")
 TIMELINE_KINDS = ("created", "duplicate_report", "verified", "referred", "accepted", "declined",
                   "service", "visit", "appointment", "status", "reopened", "note", "consent",
                   "link_code", "confirmation", "not_received", "guardian_linked",
-                  "guardian_unlinked", "escalated", "consent_withdrawn")
+                  "guardian_unlinked", "escalated", "consent_withdrawn", "referral_cancelled")
 
 #: Completed years of age accepted in each group, both ends included (a 6-year-old fits both).
 AGE_RANGES = {"early_childhood": (0, 6), "out_of_school": (6, 24)}
@@ -69,12 +69,29 @@ ROUTING: dict[str, tuple[str, str]] = {
     "out_of_school": ("LEARN", "district"),
 }
 
-#: The consent statements read to the guardian, by version: (the question, the details given
-#: on request), both in the catalogs. Change the words only by adding a new version (and making
-#: it CONSENT_STATEMENT_VERSION): each consent record names the version its guardian heard, and
-#: a guardian's export shows that version's words.
+@dataclass(frozen=True)
+class ConsentStatement:
+    """The words a guardian hears before consenting (lazy catalog messages): the question,
+    the details given on request, and, when the guardian may agree to some purposes only,
+    the question asked for each purpose (CONSENT_PURPOSES order)."""
+
+    question: object
+    details: object
+    purposes: dict[str, object] = field(default_factory=dict)
+
+    def words(self) -> str:
+        """Everything that may have been read, in the current language."""
+        return " ".join(str(part) for part in (self.question, self.details,
+                                               *self.purposes.values()))
+
+
+#: The consent statements read to the guardian, by version. Change the words only by adding a
+#: new version (and making it CONSENT_STATEMENT_VERSION, or PARENT_STATEMENT_VERSION): each
+#: consent record names the version its guardian heard, and a guardian's export shows that
+#: version's words. Old versions stay here, readable, for the consents recorded under them.
 CONSENT_STATEMENTS = {
-    "2569-1": (
+    # read by the volunteer until 2 Dec 2569: one yes for sharing (and a photo, if attached)
+    "2569-1": ConsentStatement(
         _l("(Volunteer, please read this to the guardian first.) Samoe shares the child's "
            "information only with the agencies that help children in Khon Kaen province, so "
            "that the child can learn and get help. Does the guardian agree?"),
@@ -84,17 +101,61 @@ CONSENT_STATEMENTS = {
            "child and to follow up, never sold or published. The guardian can ask to see, "
            "correct or delete them, or withdraw consent, at any time."),
     ),
+    # read by the volunteer: the three purposes named, all at once or each on its own
+    "2569-2": ConsentStatement(
+        _l("(Volunteer, please read this to the guardian first.) So that the child can learn "
+           "and get help, Samoe asks the guardian's consent to: 1) send the child's "
+           "information only to the agencies that help children in Khon Kaen province; "
+           "2) keep the child's photo, if one is taken; 3) let officers phone the guardian to "
+           "follow up. Does the guardian agree to all three? To agree to some only, tap "
+           "\"Some only\"."),
+        _l("Details: the child's name, age, address, situation and photo are seen only by "
+           "officers of the agencies that help the child (education, health, social "
+           "development, local government, learning promotion), never sold or published. "
+           "Without consent to the photo, no photo is kept; without consent to follow-up "
+           "calls, officers do not phone the guardian to follow up. The guardian can ask to "
+           "see, correct or delete the information, or withdraw consent, at any time."),
+        {
+            "share_with_agencies": _l(
+                "1 of 3: send the child's information to the agencies that help children in "
+                "Khon Kaen province. Does the guardian agree? (Without this, Samoe keeps "
+                "nothing about the child: the report is only counted for the subdistrict.)"),
+            "photo": _l("2 of 3: keep the child's photo for the officers. Does the guardian "
+                        "agree?"),
+            "follow_up_contact": _l("3 of 3: let officers phone the guardian to follow up. "
+                                    "Does the guardian agree?"),
+        },
+    ),
+    # read by a parent asking for help for their own child (handlers/flows/parent.py)
+    "parent-2569-1": ConsentStatement(
+        _l("Samoe shares your child's information only with the agencies that help children "
+           "in Khon Kaen province (education, health, social development, local government, "
+           "learning promotion), to help your child and follow up. You can see it, correct "
+           "it, or withdraw at any time. Do you agree, and send the request?"),
+        "",
+    ),
 }
-#: The version read to guardians now (the newest of CONSENT_STATEMENTS).
-CONSENT_STATEMENT_VERSION = "2569-1"
+#: The version the volunteer reads to guardians now.
+CONSENT_STATEMENT_VERSION = "2569-2"
+#: The version a parent asking for help for their own child reads now.
+PARENT_STATEMENT_VERSION = "parent-2569-1"
+#: What each version's yes covers: "2569-2" names the three purposes; a parent's request is
+#: to be helped and followed up (no photo is taken in that flow). "2569-1" (and a version
+#: unknown here) covered sharing, and a photo only when one was attached (`_purposes`).
+CONSENTED_BY_YES = {
+    "2569-2": CONSENT_PURPOSES,
+    "parent-2569-1": ("share_with_agencies", "follow_up_contact"),
+}
 
 
 def consent_statement(version: str | None) -> str | None:
-    """The words of consent statement `version` (question and details) in the current
-    language, or None for a version Samoe does not know."""
+    """The words of consent statement `version` (question, details and per-purpose
+    questions) in the current language, or None for a version Samoe does not know."""
     if version not in CONSENT_STATEMENTS:
         return None
-    return " ".join(str(part) for part in CONSENT_STATEMENTS[version])
+    return CONSENT_STATEMENTS[version].words().strip()
+
+
 LINK_CODE_VALID_FOR = dt.timedelta(days=7)
 
 
@@ -109,7 +170,8 @@ class CaseError(ValueError):
 @dataclass
 class CaseDraft:
     """What a reporter confirmed. `photo` is (content type, bytes); `consent` is the guardian's
-    yes to sharing with the agencies (no consent: only an anonymous count is kept)."""
+    yes to the statement, `purposes` what it covers (no consent, or no consent to sharing with
+    the agencies: only an anonymous count is kept)."""
 
     target_group: str
     child_name: str
@@ -133,6 +195,10 @@ class CaseDraft:
     photo: tuple[str, bytes] | None = None
     consent: bool = False
     statement_version: str = CONSENT_STATEMENT_VERSION
+    #: the purposes the guardian agreed to (CONSENT_PURPOSES); None: what a yes to
+    #: `statement_version` covers (CONSENTED_BY_YES). Without `share_with_agencies` nothing
+    #: about the child is kept, as without consent.
+    purposes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +367,11 @@ def _validate(draft: CaseDraft) -> None:
     unknown = [code for code in draft.situations if code not in SITUATIONS]
     if unknown:
         raise CaseError("unknown_situation", ", ".join(map(repr, unknown)))
+    unknown = [code for code in draft.purposes or () if code not in CONSENT_PURPOSES]
+    if unknown:
+        raise CaseError("unknown_purpose", ", ".join(map(repr, unknown)))
+    if draft.statement_version not in CONSENT_STATEMENTS:
+        raise CaseError("unknown_statement", repr(draft.statement_version))
     for name, limit in _LIMITS.items():
         value = getattr(draft, name)
         if value is not None and len(str(value).strip()) > limit:
@@ -340,7 +411,19 @@ def _village_no(value) -> int | None:
 
 
 def _purposes(draft: CaseDraft) -> list[str]:
-    return ["share_with_agencies"] + (["photo"] if draft.photo else [])
+    """The purposes a report's consent covers, in CONSENT_PURPOSES order."""
+    if draft.purposes is not None:
+        chosen = set(draft.purposes)
+    elif draft.statement_version in CONSENTED_BY_YES:
+        chosen = set(CONSENTED_BY_YES[draft.statement_version])
+    else:  # "2569-1": sharing, and a photo when one was attached
+        chosen = {"share_with_agencies"} | ({"photo"} if draft.photo else set())
+    return [purpose for purpose in CONSENT_PURPOSES if purpose in chosen]
+
+
+def _shares(draft: CaseDraft) -> bool:
+    """Whether the guardian agreed to the report reaching the agencies at all."""
+    return draft.consent and "share_with_agencies" in _purposes(draft)
 
 
 def _consent(draft: CaseDraft, reporter: LineUser, self_reported: bool,
@@ -353,7 +436,8 @@ def _consent(draft: CaseDraft, reporter: LineUser, self_reported: bool,
 
 
 def _photo(draft: CaseDraft, now: dt.datetime) -> CasePhoto | None:
-    if not draft.photo:
+    """The report's photo as a case photo, only when the guardian agreed to photos."""
+    if not draft.photo or "photo" not in _purposes(draft):
         return None
     content_type, data = draft.photo
     return CasePhoto(content_type=(content_type or "application/octet-stream")[:100], data=data,
@@ -365,9 +449,12 @@ def submit_report(session: Session, secret: str, reporter: LineUser, draft: Case
     """Turn a confirmed report into a case, in the caller's transaction.
 
     The same `submission_key` twice gives the first outcome again (created False). Without
-    the guardian's consent only an anonymous count is kept. A report of a child who already
-    has a case adds to that case (a `duplicate_report` entry; photo, location and other
-    missing facts filled in, the note appended) instead of opening a second one."""
+    the guardian's consent to sharing with the agencies only an anonymous count is kept. A
+    report of a child who already has a case adds to that case (a `duplicate_report` entry;
+    photo, location and other missing facts filled in, the note appended, the new consent
+    recorded) instead of opening a second one; if the guardian withdrew consent on that case,
+    the withdrawal stands: no consent is added, no photo kept, and the officers in charge are
+    told of the new report."""
     now = now or utcnow()
     _validate(draft)
     route(session, draft.target_group, draft.subdistrict_code)  # a known subdistrict
@@ -379,7 +466,7 @@ def submit_report(session: Session, secret: str, reporter: LineUser, draft: Case
         if session.scalar(sa.select(AnonymousReport.id)
                           .where(AnonymousReport.submission_key == key)) is not None:
             return ReportResult(None, created=False, duplicate=False, anonymous=True)
-    if not draft.consent:
+    if not _shares(draft):
         session.add(AnonymousReport(subdistrict_code=draft.subdistrict_code,
                                     target_group=draft.target_group, submission_key=key,
                                     created_at=now))
@@ -456,7 +543,15 @@ _FILLABLE = ("sex", "guardian_name", "guardian_phone", "guardian_relation", "vil
 
 def _add_to_existing(session: Session, secret: str, case: Case, reporter: LineUser,
                      draft: CaseDraft, now: dt.datetime) -> None:
-    """Link a second report of the same child to its case, filling what the case lacks."""
+    """Link a second report of the same child to its case, filling what the case lacks.
+
+    A case whose consent was withdrawn stays withdrawn: the new report's consent is not
+    recorded as the case's (only noted on the timeline entry) and its photo is not kept; the
+    officers in charge are told, to talk with the family. The other facts are filled in as
+    usual: the case itself goes on with the agency that owns it."""
+    from services.consent import is_withdrawn
+
+    withdrawn = is_withdrawn(session, case)
     filled: list[str] = []
     values = {
         "sex": draft.sex, "guardian_name": _clean(draft.guardian_name),
@@ -488,18 +583,27 @@ def _add_to_existing(session: Session, secret: str, case: Case, reporter: LineUs
     if note and note not in (case.note or ""):
         case.note = f"{case.note}\n\n{note}" if case.note else note
         filled.append("note")
-    photo = _photo(draft, now)
-    if photo is not None and not case.photos:
-        case.photos.append(photo)
-        filled.append("photo")
-    self_reported = reporter.role == "parent"
-    case.consents.append(_consent(draft, reporter, self_reported, now))
+    detail = {"submission_key": draft.submission_key or None, "reporter_id": reporter.id,
+              "filled": filled}
+    if withdrawn:
+        detail.update(consent_withdrawn=True, purposes_offered=_purposes(draft),
+                      statement_version=draft.statement_version)
+    else:
+        photo = _photo(draft, now)  # this report's photo, under this report's consent
+        if photo is not None and not case.photos:
+            case.photos.append(photo)
+            filled.append("photo")
+        case.consents.append(_consent(draft, reporter, reporter.role == "parent", now))
     case.timeline.append(TimelineEntry(
         kind="duplicate_report", actor=reporter.line_user_id, public=False, at=now,
-        detail={"submission_key": draft.submission_key or None, "reporter_id": reporter.id,
-                "filled": filled}))
+        detail=detail))
     case.updated_at = now
     session.flush()
+    if withdrawn:
+        from services.workflow import _tell_officers
+
+        _tell_officers(session, case, case.owner_agency_code, "case.reported_again",
+                       consent_withdrawn=True)
 
 
 def _clean(text: str | None, limit: int | None = None) -> str | None:

@@ -10,7 +10,11 @@ Run daily by the scheduler (03:00 Asia/Bangkok) and by `flask --app wsgi purge`:
 - the personal fields of cases closed for 5 years are removed or coarsened (pseudonymised):
   the child's name becomes the reference, the birth date its year, the ID number and its hash,
   the guardian, the village, the location and every free-text note are removed; the stage,
-  group, place (subdistrict), dates and timeline kinds stay for the province's figures.
+  group, place (subdistrict), dates and timeline kinds stay for the province's figures;
+- conversation drafts (a report half filled in, with the child's and the guardian's details)
+  untouched for 7 days (`RETENTION_DRAFT_DAYS`) are deleted: after 30 minutes the user is
+  asked to continue or start over, and a week later nobody will; a confirmed report is a case,
+  never a draft.
 
 Each run returns what it did and writes it to the audit log. Nothing here commits.
 """
@@ -29,6 +33,7 @@ from models import (
     CasePhoto,
     CaseService,
     Consent,
+    ConversationState,
     InboxEvent,
     OutboxMessage,
     Referral,
@@ -52,13 +57,15 @@ class Periods:
     outbox_days: int = 90
     photo_days: int = 365
     case_years: int = 5
+    draft_days: int = 7
 
     @classmethod
     def from_config(cls, config) -> Periods:
         return cls(int(config.get("RETENTION_WEBHOOK_DAYS", 30)),
                    int(config.get("RETENTION_OUTBOX_DAYS", 90)),
                    int(config.get("RETENTION_PHOTO_DAYS", 365)),
-                   int(config.get("RETENTION_CASE_YEARS", 5)))
+                   int(config.get("RETENTION_CASE_YEARS", 5)),
+                   int(config.get("RETENTION_DRAFT_DAYS", 7)))
 
 
 def purge(session: Session, now: dt.datetime | None = None,
@@ -73,6 +80,7 @@ def purge(session: Session, now: dt.datetime | None = None,
         "photos": _photos(session, now - dt.timedelta(days=periods.photo_days)),
         "cases_pseudonymised": _pseudonymise(session, now, _years_before(
             now, periods.case_years)),
+        "drafts": _drafts(session, now - dt.timedelta(days=periods.draft_days)),
     }
     audit.record(session, SYSTEM, "retention.purge", **report)
     return report
@@ -99,6 +107,13 @@ def _outbox(session: Session, cutoff: dt.datetime) -> int:
     return session.execute(
         sa.delete(OutboxMessage)
         .where(OutboxMessage.status.in_(ANSWERED), OutboxMessage.created_at < cutoff)
+        .execution_options(synchronize_session=False)).rowcount
+
+
+def _drafts(session: Session, cutoff: dt.datetime) -> int:
+    """Delete conversation states (drafts) last touched before `cutoff`."""
+    return session.execute(
+        sa.delete(ConversationState).where(ConversationState.updated_at < cutoff)
         .execution_options(synchronize_session=False)).rowcount
 
 

@@ -169,7 +169,8 @@ def collect(session: Session, case: Case, now: dt.datetime | None = None) -> dic
              "statement_version": c.statement_version,
              "statement": cases.consent_statement(c.statement_version), "channel": c.channel,
              "recorded_by": c.recorded_by, "recorded_at": c.recorded_at,
-             "withdrawn_at": c.withdrawn_at}
+             "withdrawn_at": c.withdrawn_at, "withdrawn_by": c.withdrawn_by,
+             "withdrawal_channel": c.withdrawal_channel}
             for c in _rows(session, Consent, Consent.id)(cid)],
         "timeline": [
             {"id": e.id, "kind": e.kind, "at": e.at, "actor": e.actor, "public": bool(e.public),

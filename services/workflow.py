@@ -58,6 +58,8 @@ VISIT_STAGES = ("in_support", "follow_up")
 STAGE_KINDS = ("verified", "status", "referred", "declined", "reopened")
 #: Stages a case may be referred from (`referred` once the last referral was answered).
 REFERABLE = ("received", "verifying", "referred", "in_support", "follow_up")
+#: A referral's status once a withdrawal of consent stopped it before it was answered.
+CANCELLED = "cancelled"
 VISIT_OUTCOMES = ("found", "not_found", "moved", "back_in_school", "needs_more_help")
 #: Visit outcomes that confirm the child got the service recorded before the visit.
 CONFIRMING_OUTCOMES = ("found", "back_in_school")
@@ -422,11 +424,7 @@ def refer(session: Session, actor: Actor, case: Case, to_agency: str, reason: st
         raise WorkflowError("referral_pending", "a referral of this case waits for an answer")
     if case.stage not in REFERABLE:
         raise WorkflowError("transition_not_allowed", f"a {case.stage} case cannot be referred")
-    from services.consent import is_withdrawn
-
-    if is_withdrawn(session, case):
-        raise WorkflowError("consent_withdrawn", "the guardian withdrew consent: the case is "
-                            "no longer shared with other agencies")
+    _may_share(session, case)
     referral = Referral(case_id=case.id, from_agency_code=case.owner_agency_code,
                         from_area_code=case.owner_area_code, to_agency_code=to_agency,
                         to_area_code=agency_area(to_agency, case), from_stage=case.stage,
@@ -449,24 +447,47 @@ def refer(session: Session, actor: Actor, case: Case, to_agency: str, reason: st
     return referral
 
 
+def _may_share(session: Session, case: Case) -> None:
+    """Refuse when the guardian's consent does not (or no longer) cover sharing the case with
+    other agencies (services.consent)."""
+    from services.consent import sharing_refused
+
+    refused = sharing_refused(session, case)
+    if refused == "consent_withdrawn":
+        raise WorkflowError("consent_withdrawn", "the guardian withdrew consent: the case is "
+                            "no longer shared with other agencies")
+    if refused is not None:
+        raise WorkflowError(refused, "the guardian's consent does not cover sharing the case "
+                            "with other agencies")
+
+
+def _not_pending(referral: Referral) -> WorkflowError:
+    if referral.status == CANCELLED:
+        return WorkflowError("consent_withdrawn", "the guardian withdrew consent: the referral "
+                             "was cancelled")
+    return WorkflowError("referral_not_pending", f"the referral is already {referral.status}")
+
+
 def _decide(session: Session, actor: Actor, referral: Referral, status: str,
             now: dt.datetime, reason: str | None = None) -> None:
     """Answer a pending referral once: the receiving agency's officers and supervisors (or a
-    province administrator) may; a conditional UPDATE makes two answers at the same moment
-    impossible (the second finds it answered)."""
+    province administrator) may, while the guardian's consent covers sharing; a conditional
+    UPDATE makes two answers at the same moment impossible (the second finds it answered),
+    and an answer racing a withdrawal of consent finds the referral cancelled."""
     _not_erased(referral.case)
     if actor.kind != "officer" or (actor.agency_code != referral.to_agency_code
                                    and actor.role != "admin"):
         raise WorkflowError("not_receiver", "only the receiving agency can answer a referral")
     if referral.status != "pending":
-        raise WorkflowError("referral_not_pending", f"the referral is already {referral.status}")
+        raise _not_pending(referral)
+    _may_share(session, referral.case)
     taken = session.execute(
         sa.update(Referral).where(Referral.id == referral.id, Referral.status == "pending")
         .values(status=status, decided_by=actor.name, decided_at=now, decision_reason=reason)
         .execution_options(synchronize_session=False)).rowcount
     if taken != 1:
         session.refresh(referral)
-        raise WorkflowError("referral_not_pending", f"the referral is already {referral.status}")
+        raise _not_pending(referral)
     session.refresh(referral)
 
 
@@ -511,6 +532,60 @@ def decline_referral(session: Session, actor: Actor, referral: Referral, reason:
     audit.record(session, actor, "referral.decline", case, referral_id=referral.id,
                  reason=reason)
     return referral
+
+
+def cancel_for_withdrawal(session: Session, actor: Actor, case: Case,
+                          now: dt.datetime | None = None) -> list[Referral]:
+    """Cancel the case's referrals waiting for an answer, because the guardian withdrew
+    consent (services.consent.withdraw): each becomes `cancelled` (a conditional UPDATE, so an
+    answer given at the same moment wins or loses whole), the case returns to the stage it was
+    referred from, an internal timeline entry says why, and the receiving agency's officers
+    are told. Returns the referrals cancelled."""
+    now = now or utcnow()
+    cancelled = []
+    for referral in session.scalars(sa.select(Referral).where(
+            Referral.case_id == case.id, Referral.status == "pending").order_by(Referral.id)):
+        taken = session.execute(
+            sa.update(Referral).where(Referral.id == referral.id, Referral.status == "pending")
+            .values(status=CANCELLED, decided_by=actor.name, decided_at=now,
+                    decision_reason=None)
+            .execution_options(synchronize_session=False)).rowcount
+        session.refresh(referral)
+        if taken != 1:
+            continue  # answered meanwhile: that answer stands
+        cancelled.append(referral)
+        if case.stage == "referred":
+            case.stage = referral.from_stage
+        _entry(case, "referral_cancelled", actor, now, public=False, referral_id=referral.id,
+               to_agency=referral.to_agency_code, because="consent_withdrawn",
+               **{"from": "referred", "to": case.stage})
+        _tell_officers(session, case, referral.to_agency_code, "referral.cancelled",
+                       exclude=actor.name, referral_id=referral.id,
+                       from_agency=referral.from_agency_code, because="consent_withdrawn")
+        audit.record(session, actor, "referral.cancel", case, referral_id=referral.id,
+                     because="consent_withdrawn")
+    if cancelled:
+        case.updated_at = now
+        _reset_due(session, case, now)
+    return cancelled
+
+
+def cancelled_for_agency(session: Session, actor: Actor, referral_id: int) -> Referral | None:
+    """A referral to the officer's agency that a withdrawal of consent cancelled (the case is
+    out of their scope since): so that answering it says why (`consent_withdrawn`) instead
+    of "not found". Nothing of the case is shown with it."""
+    if actor.kind != "officer" or not 0 < referral_id <= 2**63 - 1:
+        return None
+    return session.scalar(sa.select(Referral).where(
+        Referral.id == referral_id, Referral.status == CANCELLED,
+        Referral.to_agency_code == actor.agency_code))
+
+
+def refuse_cancelled(session: Session, actor: Actor, referral_id: int) -> None:
+    """Raise `consent_withdrawn` (409) if `cancelled_for_agency` finds the referral."""
+    if cancelled_for_agency(session, actor, referral_id) is not None:
+        raise WorkflowError("consent_withdrawn", "the guardian withdrew consent: the referral "
+                            "was cancelled")
 
 
 # -- services, appointments, visits, notes ---------------------------------------------------

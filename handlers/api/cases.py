@@ -180,9 +180,10 @@ def add_note(body, ref):
 def withdraw_consent(body, ref):
     """Record the guardian's withdrawal of consent (the owning agency)
 
-    Every active consent gets its withdrawal time; the case is no longer shared with other
-    agencies (no referral), its photos are not shown, the officers in charge are told.
-    Written to the audit log."""
+    Every active consent gets its withdrawal time, who recorded it and the channel (`api`);
+    the case is no longer shared with other agencies: a referral waiting for an answer is
+    cancelled (its agency is told) and no new one is made; its photos are not shown; the
+    officers in charge are told. Written to the audit log."""
     case = load_case(ref)
     try:
         consent.withdraw(db.session, actor(), case, body.get("reason"))

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from bot.extensions import db
 from bot.thai_text import parse_reference
 from models import Case, Referral
-from services import access, accounts
+from services import access, accounts, workflow
 from services.access import Actor
 from services.queue import MAX_ID
 
@@ -64,9 +64,13 @@ def load_case(ref: str) -> Case:
 
 
 def load_referral(referral_id: int) -> Referral:
+    """The referral a URL names, if the caller may see its case; a referral to the caller's
+    agency that a withdrawal of consent cancelled answers 409 `consent_withdrawn` (the case is
+    out of their scope since); anything else 404 `referral_not_found`."""
     if not 0 < referral_id <= MAX_ID:
         raise ApiError(404, "referral_not_found")
     try:
         return access.get_referral(db.session, actor(), referral_id)
     except access.NotFound:
+        workflow.refuse_cancelled(db.session, actor(), referral_id)
         raise ApiError(404, "referral_not_found") from None

@@ -77,6 +77,8 @@ MESSAGES = {
     "unknown_deadline": N_("Unknown deadline."),
     "consent_withdrawn": N_("The guardian has withdrawn consent: the case is no longer shared "
                             "with other agencies."),
+    "no_sharing_consent": N_("The guardian has not consented to sharing the case with other "
+                             "agencies."),
     # services.subject_rights
     "case_erased": N_("This case's personal data was erased at the guardian's request: it "
                       "can no longer be changed."),

@@ -36,7 +36,10 @@ def list_referrals(args):
 @bp.response(200, ReferralWithCase)
 @bp.errors(404, 409)
 def accept(referral_id):
-    """Accept a referral: the caller's agency becomes the case's owner"""
+    """Accept a referral: the caller's agency becomes the case's owner
+
+    Refused with 409 `consent_withdrawn` once the guardian withdrew consent (the referral
+    was cancelled then)."""
     row = load_referral(referral_id)
     workflow.accept_referral(db.session, actor(), row)
     return serialize.referral_with_case(row)

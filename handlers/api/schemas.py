@@ -196,7 +196,9 @@ class CaseState(ma.Schema):
 class ReferralOut(ma.Schema):
     id = fields.Integer(required=True)
     case_reference = fields.String(required=True)
-    status = fields.String(required=True, metadata=_enum(("pending", "accepted", "declined")))
+    status = fields.String(required=True, metadata={
+        "enum": ["pending", "accepted", "declined", "cancelled"],
+        "description": "`cancelled`: the guardian withdrew consent before it was answered."})
     from_agency = fields.String(required=True)
     from_area_code = fields.String(required=True)
     to_agency = fields.String(required=True)
@@ -283,16 +285,55 @@ class Address(ma.Schema):
     location_address = fields.String(allow_none=True)
 
 
+PURPOSES = ("share_with_agencies", "photo", "follow_up_contact")
+
+
+class ConsentPurposes(ma.Schema):
+    share_with_agencies = fields.Boolean(required=True, metadata={
+        "description": "The case may be shared with (and referred to) the agencies."})
+    photo = fields.Boolean(required=True, metadata={
+        "description": "A photo of the child may be kept and shown."})
+    follow_up_contact = fields.Boolean(required=True, metadata={
+        "description": "Officers may phone the guardian to follow up. False: do not contact "
+                       "the guardian for follow-up."})
+
+
+class ConsentRecord(ma.Schema):
+    id = fields.Integer(required=True)
+    guardian_name = fields.String(allow_none=True)
+    purposes = fields.List(fields.String(metadata=_enum(PURPOSES)), required=True)
+    statement_version = fields.String(required=True)
+    channel = fields.String(required=True, metadata={
+        "description": "How it was given: line_volunteer (read out by the volunteer) or "
+                       "line_parent (the parent on LINE)."})
+    recorded_by = fields.String(allow_none=True)
+    recorded_at = fields.DateTime(required=True)
+    withdrawn_at = fields.DateTime(allow_none=True)
+    withdrawn_by = fields.String(allow_none=True, metadata={
+        "description": "The guardian's LINE user id, or the officer who recorded it."})
+    withdrawal_channel = fields.String(allow_none=True, metadata={
+        "enum": ["line_parent", "console", "api", None],
+        "description": "line_parent: the guardian on LINE; console, api: recorded by an "
+                       "officer."})
+
+
 class ConsentSummary(ma.Schema):
     active = fields.Boolean(required=True, metadata={
         "description": "A consent is recorded and not withdrawn."})
-    purposes = fields.List(fields.String(), required=True)
+    purposes = fields.List(fields.String(metadata=_enum(PURPOSES)), required=True, metadata={
+        "description": "The purposes the consents not withdrawn cover together."})
+    by_purpose = fields.Nested(ConsentPurposes, required=True)
+    do_not_contact = fields.Boolean(required=True, metadata={
+        "description": "True: do not contact the guardian for follow-up (no consent to "
+                       "follow-up contact)."})
     withdrawn = fields.Boolean(required=True, metadata={
         "description": "The guardian withdrew consent: the case is no longer shared with "
                        "other agencies and its photos are not shown."})
     statement_version = fields.String(allow_none=True)
     recorded_at = fields.DateTime(allow_none=True)
     count = fields.Integer(required=True)
+    records = fields.List(fields.Nested(ConsentRecord), required=True, metadata={
+        "description": "Every consent of the case, oldest first, withdrawn ones included."})
 
 
 class ClosingEvidence(ma.Schema):

@@ -14,13 +14,14 @@ from models import (
     Case,
     CasePhoto,
     CaseService,
+    Consent,
     Referral,
     TimelineEntry,
     Visit,
     utcnow,
 )
 from services import reminders, workflow
-from services.cases import age_on
+from services.cases import CONSENT_PURPOSES, age_on
 from services.queue import pending_referrals_of
 
 
@@ -111,17 +112,29 @@ def entry(row: TimelineEntry) -> dict:
             "public": bool(row.public), "detail": dict(row.detail or {})}
 
 
+def consent_record(row: Consent) -> dict:
+    return {"id": row.id, "guardian_name": row.guardian_name,
+            "purposes": list(row.purposes or []), "statement_version": row.statement_version,
+            "channel": row.channel, "recorded_by": row.recorded_by,
+            "recorded_at": row.recorded_at, "withdrawn_at": row.withdrawn_at,
+            "withdrawn_by": row.withdrawn_by, "withdrawal_channel": row.withdrawal_channel}
+
+
 def _consent(case: Case) -> dict:
+    """The case's consent: the purposes its consents not withdrawn cover (services.consent),
+    each purpose yes or no, and every consent with its history."""
     active = [c for c in case.consents if c.withdrawn_at is None]
     latest = active[-1] if active else None
-    purposes: list[str] = []
-    for consent in active:
-        purposes.extend(p for p in consent.purposes or [] if p not in purposes)
+    covered = {p for consent in active for p in consent.purposes or []}
+    purposes = [p for p in CONSENT_PURPOSES if p in covered]
     return {"active": latest is not None, "purposes": purposes,
+            "by_purpose": {p: p in covered for p in CONSENT_PURPOSES},
+            "do_not_contact": "follow_up_contact" not in covered,
             "withdrawn": bool(case.consents) and latest is None,
             "statement_version": latest.statement_version if latest else None,
             "recorded_at": latest.recorded_at if latest else None,
-            "count": len(case.consents)}
+            "count": len(case.consents),
+            "records": [consent_record(row) for row in case.consents]}
 
 
 def _child(case: Case) -> dict:

@@ -23,7 +23,7 @@ from services.workflow import VISIT_OUTCOMES, WorkflowError
 from . import bp, present
 from .forms import FormError, choice, parse_clock, parse_day
 from .pages import load_case, render_case
-from .security import actor, login_required
+from .security import actor, error_page, login_required
 
 
 def _form(*names: str) -> dict:
@@ -132,16 +132,30 @@ def refer(ref: str):
 
 
 def _referral(referral_id: int):
+    """The referral, if the officer may see its case (else the 404 page); a referral to their
+    agency that a withdrawal of consent cancelled raises `consent_withdrawn`."""
     if not 0 < referral_id <= 2**63 - 1:
         raise access.NotFound(str(referral_id))
-    return access.get_referral(db.session, actor(), referral_id)
+    try:
+        return access.get_referral(db.session, actor(), referral_id)
+    except access.NotFound:
+        workflow.refuse_cancelled(db.session, actor(), referral_id)
+        raise
+
+
+def _cancelled_page(exc: WorkflowError):
+    return error_page(exc.status, _("This referral was cancelled"),
+                      present.error_message(exc.code))
 
 
 @bp.post("/referrals/<int:referral_id>/accept")
 @login_required
 def accept(referral_id: int):
     """Accept a referral: the officer's agency takes the case (confirmed first)."""
-    row = _referral(referral_id)
+    try:
+        row = _referral(referral_id)
+    except WorkflowError as exc:
+        return _cancelled_page(exc)
     case = row.case
     if not _confirmed():
         return _confirm(case, _("Take this case for %(agency)s?",
@@ -157,7 +171,10 @@ def accept(referral_id: int):
 @login_required
 def decline(referral_id: int):
     """Decline a referral, with a reason (confirmed first)."""
-    row = _referral(referral_id)
+    try:
+        row = _referral(referral_id)
+    except WorkflowError as exc:
+        return _cancelled_page(exc)
     case = row.case
     values = _form("reason")
     if not values["reason"].strip():

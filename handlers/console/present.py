@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from handlers.api.errors import MESSAGES, message_for
-from handlers.flows.report import GROUPS, RELATIONS, SEXES, SITUATIONS
+from handlers.flows.report import GROUPS, PURPOSE_WORDS, RELATIONS, SEXES, SITUATIONS
 from handlers.notifications import (
     OFFICER_STAGE_WORDS,
     SERVICE_WORDS,
@@ -49,6 +49,7 @@ TIMELINE_WORDS = {
     "guardian_unlinked": _l("Parent unlinked"),
     "escalated": _l("Escalated"),
     "consent_withdrawn": _l("Consent withdrawn"),
+    "referral_cancelled": _l("Referral cancelled (consent withdrawn)"),
     "erasure_requested": _l("Erasure requested"),
     "erasure_rejected": _l("Erasure rejected"),
     "erased": _l("Personal data erased"),
@@ -57,8 +58,15 @@ REFERRAL_STATUS_WORDS = {
     "pending": _l("Waiting for an answer"),
     "accepted": _l("Accepted"),
     "declined": _l("Declined"),
+    "cancelled": _l("Cancelled: the guardian withdrew consent"),
 }
 ID_KIND_WORDS = {"citizen_id": _l("Citizen ID"), "g_code": _l("G-code"), "none": _l("None")}
+#: How a withdrawal of consent came (services.consent.WITHDRAWAL_CHANNELS).
+WITHDRAWAL_WORDS = {
+    "line_parent": _l("by the guardian on LINE"),
+    "console": _l("recorded by an officer in the console"),
+    "api": _l("recorded by an officer through the API"),
+}
 #: Codes services.workflow may refuse with that the API's MESSAGES do not name.
 EXTRA_MESSAGES = {
     "note_invalid": _l("The note holds characters that cannot be saved. Please remove them."),
@@ -162,6 +170,8 @@ def helpers() -> dict:
         "timeline_words": lambda code: words(TIMELINE_WORDS, code),
         "referral_words": lambda code: words(REFERRAL_STATUS_WORDS, code),
         "id_kind_words": lambda code: words(ID_KIND_WORDS, code),
+        "consent_purpose": lambda code: words(PURPOSE_WORDS, code),
+        "withdrawal_words": lambda code: words(WITHDRAWAL_WORDS, code),
         "agency_name": agency_name,
         "area_name": area_name,
         "show_day": show_day,

@@ -63,6 +63,7 @@ ACTION_WORDS = {
     "referral.create": _l("Referred"),
     "referral.accept": _l("Referral accepted"),
     "referral.decline": _l("Referral declined"),
+    "referral.cancel": _l("Referral cancelled (consent withdrawn)"),
     "subject.export": _l("Data exported for the guardian"),
     "subject.erasure_request": _l("Erasure requested"),
     "subject.erasure_approve": _l("Erasure approved"),

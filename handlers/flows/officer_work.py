@@ -140,11 +140,17 @@ def accept(ctx, actor: Actor, referral_id: int) -> None:
     try:
         referral = access.get_referral(session, actor, referral_id)
     except NotFound:
-        referral = None
+        referral = workflow.cancelled_for_agency(session, actor, referral_id)
     if referral is None or referral.to_agency_code != actor.agency_code:
         ctx.reply(text(_("This case is no longer in your work. Nothing was changed.")))
         return
     name, ref = first_name(referral.case.child_name), referral.case.reference
+    withdrawn = _("The guardian of Nong %(name)s (reference %(ref)s) withdrew consent, so the "
+                  "referral was cancelled and the case is no longer shared with your agency. "
+                  "Nothing was changed.", name=name, ref=ref)
+    if referral.status == workflow.CANCELLED:
+        ctx.reply(text(withdrawn))
+        return
     if referral.status != "pending":
         if referral.status == "accepted":
             ctx.reply(text(_("The case of Nong %(name)s (reference %(ref)s) was already "
@@ -155,8 +161,9 @@ def accept(ctx, actor: Actor, referral_id: int) -> None:
         return
     try:
         workflow.accept_referral(session, actor, referral)
-    except WorkflowError:
-        ctx.reply(text(_("This case is no longer in your work. Nothing was changed.")))
+    except WorkflowError as exc:
+        ctx.reply(text(withdrawn if exc.code == "consent_withdrawn" else _(
+            "This case is no longer in your work. Nothing was changed.")))
         return
     ctx.reply(text(_("Accepted. Your agency now looks after Nong %(name)s (reference "
                      "%(ref)s).", name=name, ref=ref)))

@@ -46,9 +46,11 @@ from handlers.flows.report import (
     RELATIONS,
     BirthStep,
     SituationStep,
+    answer,
     first_name,
     read_child_name,
     read_guardian,
+    sealed,
 )
 from handlers.notifications import agency_name, show_date, show_time
 from models import BANGKOK, Area, Case
@@ -197,18 +199,15 @@ class VillageStep(Step):
 
 
 class ParentConsentStep(ChoiceStep):
-    """The parent's own consent to share the child's information with the agencies."""
+    """The parent's own consent to share the child's information with the agencies and be
+    followed up (services.cases.PARENT_STATEMENT_VERSION)."""
 
     def __init__(self):
         super().__init__("consent", "", CONSENT, "consent")
 
     def prompt(self, ctx, draft, page: int = 0):
-        return [text(_("Samoe shares your child's information only with the agencies that "
-                       "help children in Khon Kaen province (education, health, social "
-                       "development, local government, learning promotion), to help your "
-                       "child and follow up. You can see it, correct it, or withdraw at any "
-                       "time. Do you agree, and send the request?"),
-                     choice_items(self.name, CONSENT))]
+        statement = cases.CONSENT_STATEMENTS[cases.PARENT_STATEMENT_VERSION]
+        return [text(str(statement.question), choice_items(self.name, CONSENT))]
 
 
 def finish_link(engine: Engine):
@@ -240,9 +239,9 @@ def finish_help(ctx: EventContext, draft: dict) -> None:
     user = ctx.user
     if user.role is None:
         user.role = "parent"
-    guardian = draft.get("guardian") or {}
+    guardian = answer(draft, "guardian", {})
     report = cases.CaseDraft(
-        target_group=draft["group"], child_name=draft["child_name"],
+        target_group=draft["group"], child_name=answer(draft, "child_name"),
         birth_date=dt.date.fromisoformat(draft["birth_date"]),
         birth_precision=draft.get("birth_precision") or "day",
         guardian_name=guardian.get("name"), guardian_phone=guardian.get("phone"),
@@ -250,6 +249,7 @@ def finish_help(ctx: EventContext, draft: dict) -> None:
         village_no=draft.get("village_no"), subdistrict_code=draft["subdistrict"],
         situations=draft.get("situations", []), consent=True,
         submission_key=draft["submission_key"],
+        statement_version=cases.PARENT_STATEMENT_VERSION,
     )
     result = cases.submit_report(ctx.session, current_app.config["ID_HASH_KEY"], user, report)
     guardians.link_reporter(ctx.session, user, result.case)
@@ -266,7 +266,7 @@ def register(engine: Engine) -> None:
     help_steps = [
         ChoiceStep("group", _l("Which is your child?"), GROUPS, "group"),
         TextStep("child_name", _l("What is your child's name? A first name or a nickname is "
-                                  "fine."), "child_name", read_child_name),
+                                  "fine."), "child_name", sealed(read_child_name)),
         BirthStep(),
         AreaStep("district", _l("Which district do you live in?"), "district", "district"),
         AreaStep("subdistrict", _l("Which subdistrict (tambon)?"), "subdistrict",
@@ -274,7 +274,7 @@ def register(engine: Engine) -> None:
         VillageStep(),
         SituationStep(),
         TextStep("guardian", _l("Your name and phone number? e.g. Buaphan Jaidee 081-234-5678"),
-                 "guardian", read_guardian),
+                 "guardian", sealed(read_guardian)),
         ChoiceStep("relation", _l("How are you related to the child?"), RELATIONS,
                    "relation"),
         ParentConsentStep(),

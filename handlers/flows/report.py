@@ -4,11 +4,21 @@ Steps: group, name, sex, birth date or age, identity number, guardian's name and
 relation, address, situations (several), a photo, location or note, consent; then the summary
 with confirm / edit a field / cancel: twelve answers. A confirm tapped twice creates one
 case (the draft's submission key); without the guardian's consent only a count is kept.
+
+Consent: the volunteer reads the statement (services.cases.CONSENT_STATEMENTS); [Consent]
+covers its three purposes in one tap, [Some only] asks each purpose yes or no (a no to sharing
+with the agencies is a no to the whole report), [No consent], [Read the details].
+
+The draft's personal answers (the child's name, the identity number, the guardian's name and
+phone, the note, the location) are kept encrypted in the conversation state (`seal`, with the
+keys of models.crypto; `flask rotate-key` re-encrypts them too); the rest stays plain JSON,
+read on every event.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from urllib.parse import urlencode
@@ -45,7 +55,7 @@ from bot.thai_text import (
     parse_village,
     thai_date,
 )
-from models import BANGKOK, Area, Case, utcnow
+from models import BANGKOK, Area, Case, crypto, utcnow
 from services import cases, deadlines
 
 NAME_MAX = 120
@@ -74,14 +84,26 @@ SITUATIONS = [
     Choice("other", _l("Other")),
 ]
 CONSENT = [
-    Choice("yes", _l("Consent")), Choice("no", _l("No consent")),
-    Choice("read", _l("Read the details")),
+    Choice("yes", _l("Consent")), Choice("some", _l("Some only")),
+    Choice("no", _l("No consent")), Choice("read", _l("Read the details")),
 ]
+AGREE = [Choice("yes", _l("Consent")), Choice("no", _l("No consent"))]
+#: The consent purposes in words (the same words as the console's).
+PURPOSE_WORDS = {
+    "share_with_agencies": _l("Share with the agencies that help children"),
+    "photo": _l("Keep a photo of the child"),
+    "follow_up_contact": _l("Contact the family to follow up"),
+}
+#: The steps asking each purpose on its own ([Some only]), in the statement's order.
+PURPOSE_STEPS = {"share_with_agencies": "consent_share", "photo": "consent_photo",
+                 "follow_up_contact": "consent_contact"}
 SUMMARY_FIELDS = [
     ("child_name", _l("Name")), ("birth", _l("Birth date")), ("id", _l("ID number")),
     ("guardian", _l("Guardian")), ("address", _l("Address")),
-    ("situations", _l("Situation")), ("note", _l("Note")),
+    ("situations", _l("Situation")), ("note", _l("Note")), ("consent", _l("Consent")),
 ]
+#: Draft answers that hold personal data: stored encrypted (`seal`).
+SEALED = ("child_name", "id", "guardian", "note", "location")
 BIRTH_HINTS = {
     "future_date": _l("This date is in the future. Please check the year (Buddhist era), "
                       "e.g. 13/8/2562."),
@@ -94,6 +116,37 @@ ID_HINTS = {
     "bad_checksum": _l("This 13-digit ID number is not right. Compare it with the birth "
                        "certificate or house registration, or tap \"None / don't know\"."),
 }
+
+
+def seal(value):
+    """A draft answer encrypted for the conversation state (JSON inside a Fernet token of
+    models.crypto); None stays None."""
+    if value is None:
+        return None
+    return crypto.encrypt_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def unseal(value):
+    """A draft answer as it was given: decrypted if `seal`ed (a draft kept from before
+    answers were sealed is read as it is)."""
+    if isinstance(value, str) and value.startswith(crypto.PREFIX):
+        return json.loads(crypto.decrypt_text(value))
+    return value
+
+
+def answer(draft: dict, key: str, default=None):
+    """The draft's answer `key`, unsealed."""
+    value = unseal(draft.get(key))
+    return default if value is None else value
+
+
+def sealed(read):
+    """A TextStep reader whose value is stored sealed."""
+    def read_sealed(ctx, draft, typed: str):
+        value, hint = read(ctx, draft, typed)
+        return (None, hint) if hint is not None else (seal(value), None)
+
+    return read_sealed
 
 
 def label_of(choices: list[Choice], value: str | None) -> str:
@@ -279,35 +332,94 @@ class ExtrasStep(Step):
             draft["photo_message_id"] = turn.message_id
             return None
         if turn.kind == "location":
-            draft["location"] = turn.location
+            draft["location"] = seal(turn.location)
             return None
         if turn.choice(self.name) == "__skip__" or turn.cleaned == clean(str(_l("Skip"))) \
                 or is_none_answer(turn.text):
             return None
         if turn.kind == "text" and turn.text.strip():
-            draft["note"] = turn.text.strip()[:NOTE_MAX]
+            draft["note"] = seal(turn.text.strip()[:NOTE_MAX])
             return None
         return Reask([text(_("Send a photo or a location, type a note, or tap \"Skip\"."))])
 
 
+def _statement() -> cases.ConsentStatement:
+    return cases.CONSENT_STATEMENTS[cases.CONSENT_STATEMENT_VERSION]
+
+
 class ConsentStep(ChoiceStep):
-    """The guardian's consent, read aloud by the volunteer; details on request."""
+    """The guardian's consent, read aloud by the volunteer: all purposes of the statement in
+    one tap, some only (each asked on its own), none; the details on request."""
 
     def __init__(self):
         super().__init__("consent", "", CONSENT, "consent")
 
     def prompt(self, ctx, draft, page: int = 0):
-        items = choice_items(self.name, CONSENT)
-        question, _details = cases.CONSENT_STATEMENTS[cases.CONSENT_STATEMENT_VERSION]
-        return [text(str(question), items)]
+        return [text(str(_statement().question), choice_items(self.name, CONSENT))]
 
     def take(self, ctx, draft, turn):
         outcome = super().take(ctx, draft, turn)
-        if draft.get("consent") == "read":
-            draft.pop("consent")
-            _question, details = cases.CONSENT_STATEMENTS[cases.CONSENT_STATEMENT_VERSION]
-            return Reask([text(str(details)), *self.prompt(ctx, draft)])
-        return outcome
+        if isinstance(outcome, Reask):
+            return outcome
+        choice = draft.pop("consent")
+        if choice == "read":
+            return Reask([text(str(_statement().details)), *self.prompt(ctx, draft)])
+        draft.pop(RETURN_TO, None)  # the summary comes next in every case (edit included)
+        draft["statement_version"] = cases.CONSENT_STATEMENT_VERSION
+        if choice == "some":
+            draft["consent"], draft["purposes"] = "some", []
+            return PURPOSE_STEPS["share_with_agencies"]
+        draft["consent"] = choice
+        draft.pop("purposes", None)
+        return "summary"
+
+
+class PurposeStep(Step):
+    """One purpose of the statement, yes or no ([Some only]). A no to sharing with the
+    agencies is a no to the whole report (nothing about the child is kept)."""
+
+    def __init__(self, purpose: str):
+        self.purpose = purpose
+        self.name = PURPOSE_STEPS[purpose]
+
+    def prompt(self, ctx, draft):
+        return [text(str(_statement().purposes[self.purpose]), choice_items(self.name, AGREE))]
+
+    def take(self, ctx, draft, turn: Turn):
+        value = turn.choice(self.name)
+        if value is None and turn.kind == "text":
+            value = next((c.value for c in AGREE if clean(str(c.label)) == turn.cleaned), None)
+        if value not in ("yes", "no"):
+            return Reask([text(_("Please choose one of the buttons below."))])
+        chosen = [p for p in draft.get("purposes", []) if p != self.purpose]
+        if value == "yes":
+            chosen.append(self.purpose)
+        draft["purposes"] = [p for p in cases.CONSENT_PURPOSES if p in chosen]
+        if self.purpose == "share_with_agencies" and value == "no":
+            draft["consent"] = "no"
+            draft.pop("purposes")
+            return "summary"
+        names = list(PURPOSE_STEPS.values())
+        index = names.index(self.name)
+        return names[index + 1] if index + 1 < len(names) else "summary"
+
+
+def draft_purposes(draft: dict) -> list[str]:
+    """The purposes the guardian agreed to in the draft (none without consent)."""
+    if draft.get("consent") == "yes":
+        version = draft.get("statement_version", "2569-1")
+        return list(cases.CONSENTED_BY_YES.get(version, ("share_with_agencies",)))
+    if draft.get("consent") == "some":
+        return list(draft.get("purposes", []))
+    return []
+
+
+def consent_text(draft: dict) -> str:
+    """The consent as the summary shows it."""
+    if draft.get("consent") == "some":
+        chosen = draft_purposes(draft)
+        return _("Some only: %(list)s", list=", ".join(str(PURPOSE_WORDS[p]) for p in chosen))
+    return label_of(CONSENT, draft.get("consent"))
 
 
 class SummaryStep(Step):
@@ -321,13 +433,13 @@ class SummaryStep(Step):
         born = thai_date(birth, None if precision == "age" else precision)
         if precision == "age":
             born = _("about %(date)s (from the age)", date=born)
-        guardian = draft.get("guardian") or {}
+        guardian = answer(draft, "guardian", {})
         rows = [
             (str(_l("Group")), label_of(GROUPS, draft.get("group"))),
-            (str(_l("Name")), draft.get("child_name", "")),
+            (str(_l("Name")), answer(draft, "child_name", "")),
             (str(_l("Sex")), label_of(SEXES, draft.get("sex"))),
             (str(_l("Birth date")), born),
-            (str(_l("ID number")), _id_text(draft.get("id"))),
+            (str(_l("ID number")), _id_text(answer(draft, "id"))),
             (str(_l("Guardian")), " ".join(filter(None, [
                 guardian.get("name"), guardian.get("phone"),
                 f"({label_of(RELATIONS, draft.get('relation'))})"]))),
@@ -335,8 +447,8 @@ class SummaryStep(Step):
             (str(_l("Situation")), ", ".join(label_of(SITUATIONS, s)
                                              for s in draft.get("situations", []))),
             (str(_l("Photo/location")), _extras_text(draft)),
-            (str(_l("Note")), draft.get("note") or "-"),
-            (str(_l("Consent")), label_of(CONSENT, draft.get("consent"))),
+            (str(_l("Note")), answer(draft, "note") or "-"),
+            (str(_l("Consent")), consent_text(draft)),
         ]
         key = draft["submission_key"]
         buttons = [
@@ -346,7 +458,7 @@ class SummaryStep(Step):
             postback_button(str(_l("Edit a field")), urlencode({"step": self.name, "v": "edit"})),
             postback_button(str(_l("Cancel")), urlencode({"step": self.name, "v": "cancel"})),
         ]
-        title = _("Report on %(name)s", name=first_name(draft.get("child_name", "")))
+        title = _("Report on %(name)s", name=first_name(answer(draft, "child_name", "")))
         card = bubble(title, rows, buttons, subtitle=_("Please check before sending"))
         alt = title + "\n" + "\n".join(f"{label}: {value}" for label, value in rows)
         return [flex(alt, card)]
@@ -375,7 +487,8 @@ class SummaryStep(Step):
 
 
 EDIT_STEPS = {"child_name": "child_name", "birth": "birth", "id": "id", "guardian": "guardian",
-              "address": "address", "situations": "situations", "note": "extras"}
+              "address": "address", "situations": "situations", "note": "extras",
+              "consent": "consent"}
 
 
 def _id_text(value: dict | None) -> str:
@@ -393,6 +506,8 @@ def _address_text(ctx, draft) -> str:
 
 def _extras_text(draft) -> str:
     if draft.get("photo_message_id"):
+        if draft.get("consent") in ("yes", "some") and "photo" not in draft_purposes(draft):
+            return str(_l("Photo attached, not kept (no consent to photos)"))
         return str(_l("Photo attached"))
     if draft.get("location"):
         return str(_l("Location attached"))
@@ -405,24 +520,29 @@ def start_report(ctx, draft: dict) -> None:
 
 def finish_report(ctx: EventContext, draft: dict) -> None:
     """Create the case (or count it anonymously) and tell the volunteer what happens next."""
+    consented = draft.get("consent") in ("yes", "some")
+    legacy = consented and "statement_version" not in draft  # answered before versions 2569-2
+    purposes = None if legacy else tuple(draft_purposes(draft))
     photo = None
-    if draft.get("photo_message_id") and draft.get("consent") == "yes":
+    if draft.get("photo_message_id") and consented and (legacy or "photo" in purposes):
         photo = ctx.content(draft["photo_message_id"])  # fetched before this transaction
-    guardian = draft.get("guardian") or {}
-    location = draft.get("location") or {}
-    identity = draft.get("id") or {"kind": "none", "value": None}
+    guardian = answer(draft, "guardian", {})
+    location = answer(draft, "location", {})
+    identity = answer(draft, "id", {"kind": "none", "value": None})
     report = cases.CaseDraft(
-        target_group=draft["group"], child_name=draft["child_name"], sex=draft.get("sex"),
+        target_group=draft["group"], child_name=answer(draft, "child_name"),
+        sex=draft.get("sex"),
         birth_date=dt.date.fromisoformat(draft["birth_date"]),
         birth_precision=draft.get("birth_precision") or "day",
         id_kind=identity["kind"], id_number=identity.get("value"),
         guardian_name=guardian.get("name"), guardian_phone=guardian.get("phone"),
         guardian_relation=draft.get("relation"), village=draft.get("village"),
         village_no=draft.get("village_no"), subdistrict_code=draft.get("subdistrict"),
-        situations=draft.get("situations", []), note=draft.get("note") or None,
+        situations=draft.get("situations", []), note=answer(draft, "note") or None,
         latitude=location.get("latitude"), longitude=location.get("longitude"),
         location_address=location.get("address"), photo=photo,
-        consent=draft.get("consent") == "yes", submission_key=draft["submission_key"],
+        consent=consented, submission_key=draft["submission_key"],
+        statement_version=draft.get("statement_version", "2569-1"), purposes=purposes,
     )
     result = cases.submit_report(ctx.session, current_app.config["ID_HASH_KEY"], ctx.user, report)
     ctx.reply(text(report_answer(ctx, result)))
@@ -451,20 +571,22 @@ def register(engine: Engine) -> None:
         ChoiceStep("group", _l("Which group is the child in?"), GROUPS, "group"),
         TextStep("child_name", _l("What is the child's name? Type the first and last name "
                                   "(a first name or a nickname is fine)."), "child_name",
-                 read_child_name),
+                 sealed(read_child_name)),
         ChoiceStep("sex", _l("Is the child a boy or a girl?"), SEXES, "sex"),
         BirthStep(),
         TextStep("id", _l("The child's 13-digit ID number, or a G code from school? If there "
-                          "is none, tap \"None / don't know\"."), "id", read_id, quick=[SKIP]),
+                          "is none, tap \"None / don't know\"."), "id", sealed(read_id),
+                 quick=[SKIP]),
         TextStep("guardian", _l("The guardian's name and phone? e.g. Buaphan Jaidee "
                                 "081-234-5678 (no phone: type just the name)."), "guardian",
-                 read_guardian),
+                 sealed(read_guardian)),
         ChoiceStep("relation", _l("How is the guardian related to the child?"), RELATIONS,
                    "relation"),
         AddressStep(),
         SituationStep(),
         ExtrasStep(),
         ConsentStep(),
+        *(PurposeStep(purpose) for purpose in cases.CONSENT_PURPOSES),
         SummaryStep(),
     ]
     flow = engine.register(Flow("report", steps, finish_report, start=start_report))

@@ -131,7 +131,14 @@ def test_a_case_in_full_with_its_internal_timeline(world, learn, session):
     assert case["owner_area_code"] == "4007"
     assert case["overdue"] is False and case["due_at"] is not None
     assert case["consent"]["active"] is True
-    assert case["consent"]["purposes"] == ["share_with_agencies"]
+    assert case["consent"]["purposes"] == ["share_with_agencies", "photo", "follow_up_contact"]
+    assert case["consent"]["by_purpose"] == {"share_with_agencies": True, "photo": True,
+                                             "follow_up_contact": True}
+    assert case["consent"]["do_not_contact"] is False
+    [record] = case["consent"]["records"]
+    assert (record["statement_version"], record["channel"]) == ("2569-2", "line_volunteer")
+    assert (record["withdrawn_at"], record["withdrawn_by"], record["withdrawal_channel"]) == (
+        None, None, None)
     assert case["photos_count"] == 0 and case["pending_referral"] is None
     assert case["services"] == [] and case["appointments"] == [] and case["visits"] == []
     assert case["closing_evidence"] == {"service": False, "visit": False,

@@ -15,7 +15,9 @@ import requests
 import sqlalchemy as sa
 
 from bot.extensions import db
-from models import AuditEntry, Case, CasePhoto, TimelineEntry
+from models import AuditEntry, Case, CasePhoto, LineUser, TimelineEntry
+from services import consent
+from services.access import Actor
 from tests import factories as f
 from tests.api.conftest import Api, error_of
 from tests.rights_support import CHILD, ID_NUMBER, NOTES, PHOTO, full_case
@@ -210,3 +212,26 @@ def test_two_supervisors_approving_over_http_at_once_erase_once(app, world, full
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CasePhoto).where(
             CasePhoto.case_id == case_id)) == 0
         db.session.remove()
+
+
+def test_the_export_says_who_withdrew_consent_and_how(app, full):
+    with app.app_context():
+        parent = db.session.scalar(sa.select(LineUser).where(
+            LineUser.line_user_id == full.parent_line_id))
+        consent.withdraw(db.session, Actor(kind="parent", name=parent.line_user_id,
+                                           line_user_id=parent.id, via="line"),
+                         db.session.scalar(sa.select(Case).where(
+                             Case.reference == full.reference)))
+        db.session.commit()
+        db.session.remove()
+    body = full.api.get(f"/cases/{full.reference}/export").get_json()
+    [record] = body["consents"]
+    assert (record["withdrawn_by"], record["withdrawal_channel"]) == (full.parent_line_id,
+                                                                      "line_parent")
+    assert record["withdrawn_at"] is not None
+    # the referral waiting for SOCIAL was cancelled by the withdrawal, and says so
+    assert [r["status"] for r in body["referrals"]] == ["cancelled"]
+    assert "referral_cancelled" in [e["kind"] for e in body["timeline"]]
+    page = full.api.get(f"/cases/{full.reference}/export.html").get_data(as_text=True)
+    assert "ถอนความยินยอมทางใด" in page and "ผู้ปกครองแจ้งเองทาง LINE" in page
+    assert "ยกเลิกการส่งต่อ (ถอนความยินยอม)" in page  # the audit row, in words

@@ -50,7 +50,7 @@ def test_the_case_page_offers_the_export_and_the_printable_page_is_thai(console,
     printable = response.get_data(as_text=True)
     assert "ข้อมูลทั้งหมดที่เสมอเก็บไว้เกี่ยวกับน้อง" in printable
     assert CHILD in printable and ID_NUMBER in printable and "0812345678" in printable
-    assert "ข้อความขอความยินยอม ฉบับ 2569-1 ที่อ่านให้ผู้ปกครองฟัง:" in printable
+    assert "ข้อความขอความยินยอม ฉบับ 2569-2 ที่อ่านให้ผู้ปกครองฟัง:" in printable
     assert "(อสม. อ่านให้ผู้ปกครองฟังก่อนนะคะ)" in printable
     for note in (NOTES["report"], NOTES["visit"], NOTES["internal"], NOTES["referral"]):
         assert note in printable, note

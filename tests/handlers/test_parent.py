@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.extensions import db
-from models import Case, CaseGuardian, LineUser
+from models import Case, CaseGuardian, Consent, ConversationState, LineUser
 from services import access, cases, workflow
 from tests import factories as f
 from tests.support import Chat
@@ -215,13 +215,21 @@ def test_a_parent_asks_for_help_for_their_own_child(app, chat, session, emulator
     chat.tap(chat.labels()[0])  # a situation
     chat.tap("เสร็จ")
     chat.say("บัวเรียน ศรีสุข 0891234567")
+    draft = session.scalar(sa.select(ConversationState.draft))
+    for personal in ("ต้นข้าว", "บัวเรียน", "0891234567"):  # kept encrypted while asked
+        assert personal not in draft, personal
     chat.tap(chat.labels()[0])  # relation
     assert "ยินยอม" in chat.texts()[0]
     answer = chat.tap("ยินยอม")[0]["text"]
     assert "ส่งคำขอแล้ว" in answer
     case = session.scalar(sa.select(Case))
     assert case.self_reported and case.subdistrict_code == "401801"
+    assert (case.child_name, case.guardian_phone) == ("ต้นข้าว", "0891234567")
     assert case.reference in answer
+    # the parents' own statement, a version of its own, covering sharing and follow-up
+    consent = session.scalar(sa.select(Consent))
+    assert (consent.statement_version, consent.channel) == ("parent-2569-1", "line_parent")
+    assert consent.purposes == ["share_with_agencies", "follow_up_contact"]
     guardian = session.scalar(sa.select(CaseGuardian))
     assert guardian.case_id == case.id
     # it is in the queue of that place's learning-promotion office

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
 
 from bot.thai_text import citizen_id_check_digit
-from models import AnonymousReport, Case, CasePhoto, Consent, ConversationState, LineUser, utcnow
+from handlers.flows.report import seal
+from models import (
+    AnonymousReport,
+    Case,
+    CasePhoto,
+    Consent,
+    ConversationState,
+    LineUser,
+    TimelineEntry,
+    utcnow,
+)
+from services import consent as consents
+from services.access import Actor
 from tests.support import Chat
 
 VOLUNTEER = "U" + "d4" * 16
@@ -38,7 +51,8 @@ def be_date(d: dt.date) -> str:
 
 
 def report_until_summary(chat: Chat, *, group="ไม่ได้เรียน 6-24 ปี", name="สมชาย ดีมาก",
-                         birth=None, id_answer=None, consent="ยินยอม") -> list[dict]:
+                         birth=None, id_answer=None, consent="ยินยอม",
+                         photo=False) -> list[dict]:
     birth = birth or be_date(bangkok_today().replace(year=bangkok_today().year - 15) -
                              dt.timedelta(days=30))
     chat.say("แจ้งเด็ก")
@@ -57,8 +71,17 @@ def report_until_summary(chat: Chat, *, group="ไม่ได้เรียน
     chat.tap("ออกกลางคัน")
     chat.tap("ครอบครัวลำบาก")
     chat.tap("เสร็จ")
-    chat.tap("ข้าม")
+    if photo:
+        send_photo(chat)
+    else:
+        chat.tap("ข้าม")
     return chat.tap(consent)
+
+
+def send_photo(chat: Chat) -> list[dict]:
+    chat.emulator.events(user=chat.user, type="message", message={"type": "image"},
+                         content_base64=PNG, content_type="image/png")
+    return chat._answer()
 
 
 def test_out_of_school_child_reported_in_twelve_answers(volunteer, session, emulator):
@@ -79,7 +102,9 @@ def test_out_of_school_child_reported_in_twelve_answers(volunteer, session, emul
         "out_of_school", "LEARN", "4007")
     assert case.situations == ["dropped_out", "poverty"]
     assert case.guardian_phone == "0812345678"
-    assert session.scalar(sa.select(Consent)).purposes == ["share_with_agencies"]
+    consent = session.scalar(sa.select(Consent))  # one tap covers the statement's purposes
+    assert consent.purposes == ["share_with_agencies", "photo", "follow_up_contact"]
+    assert consent.statement_version == "2569-2"
     assert session.scalar(sa.select(ConversationState)) is None
 
 
@@ -120,7 +145,8 @@ def test_young_child_with_id_photo_and_age_typed(volunteer, session):
     assert len(volunteer.emulator.requests("loading")) == 1  # shown while fetching the photo
     photo = session.scalar(sa.select(CasePhoto))
     assert photo.content_type == "image/png" and photo.data.startswith(b"\x89PNG")
-    assert sorted(session.scalar(sa.select(Consent)).purposes) == ["photo", "share_with_agencies"]
+    assert session.scalar(sa.select(Consent)).purposes == ["share_with_agencies", "photo",
+                                                           "follow_up_contact"]
 
 
 @pytest.mark.parametrize("typed,hint", [
@@ -318,3 +344,106 @@ def test_each_user_is_answered_in_their_own_language(app, session, emulator, wor
     thai_texts = [m["text"] for i in emulator.sent(thai) for m in i["messages"]]
     assert english_texts == ["Who are you?", "Who are you?"]
     assert thai_texts == ["คุณเป็นใครคะ", "คุณเป็นใครคะ"]
+
+
+# -- the guardian's consent, purpose by purpose ----------------------------------------------
+
+def test_consent_to_some_purposes_only_is_asked_one_by_one(volunteer, session, emulator):
+    asked = report_until_summary(volunteer, photo=True, consent="ยินยอมบางข้อ")
+    assert asked[0]["text"].startswith("ข้อ 1 จาก 3: ส่งข้อมูลของน้องให้หน่วยงาน")
+    assert volunteer.labels() == ["ยินยอม", "ไม่ยินยอม"]
+    assert volunteer.tap("ยินยอม")[0]["text"].startswith("ข้อ 2 จาก 3: เก็บรูปของน้อง")
+    assert volunteer.say("ไม่ยินยอม")[0]["text"].startswith("ข้อ 3 จาก 3: ให้เจ้าหน้าที่โทร")
+    [card] = volunteer.tap("ยินยอม")
+    assert ("ยินยอม: ยินยอมบางข้อ: ส่งข้อมูลให้หน่วยงานที่ช่วยเหลือเด็ก, "
+            "ติดต่อครอบครัวเพื่อติดตามผล") in card["altText"]
+    assert "แนบรูปแล้ว แต่จะไม่เก็บรูป" in card["altText"]
+    _press(volunteer, card, "ส่งเรื่อง")
+    consent = session.scalar(sa.select(Consent))
+    assert consent.purposes == ["share_with_agencies", "follow_up_contact"]
+    assert session.scalar(sa.select(sa.func.count()).select_from(CasePhoto)) == 0
+    assert emulator.requests("content") == []  # the photo was not even fetched from LINE
+
+
+def test_no_to_sharing_is_no_to_the_report_and_asks_nothing_more(volunteer, session):
+    report_until_summary(volunteer, consent="ยินยอมบางข้อ")
+    [card] = volunteer.tap("ไม่ยินยอม")
+    assert card["type"] == "flex" and "ยินยอม: ไม่ยินยอม" in card["altText"]
+    answer = _press(volunteer, card, "ส่งเรื่อง")
+    assert answer[0]["text"].startswith("เมื่อผู้ปกครองไม่ยินยอม")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(AnonymousReport)) == 1
+
+
+def test_the_details_then_the_question_again_and_consent_edited_from_the_summary(volunteer,
+                                                                                 session):
+    details = report_until_summary(volunteer, consent="อ่านรายละเอียด")
+    assert details[0]["text"].startswith("รายละเอียด: ชื่อ อายุ ที่อยู่")
+    assert "ถ้าไม่ยินยอมให้เก็บรูป" in details[0]["text"]
+    assert details[1]["text"].startswith("(อสม. อ่านให้ผู้ปกครองฟังก่อนนะคะ)")
+    assert volunteer.labels() == ["ยินยอม", "ยินยอมบางข้อ", "ไม่ยินยอม", "อ่านรายละเอียด"]
+    [card] = volunteer.tap("ยินยอม")
+    _press(volunteer, card, "แก้ไขข้อมูล")
+    volunteer.tap("ยินยอม")  # the field
+    volunteer.tap("ยินยอมบางข้อ")
+    volunteer.tap("ยินยอม")
+    volunteer.tap("ยินยอม")
+    [card] = volunteer.tap("ไม่ยินยอม")
+    assert "ยินยอมบางข้อ: ส่งข้อมูลให้หน่วยงานที่ช่วยเหลือเด็ก, เก็บรูปถ่ายของน้อง" in \
+        card["altText"]
+    _press(volunteer, card, "ส่งเรื่อง")
+    assert session.scalar(sa.select(Consent)).purposes == ["share_with_agencies", "photo"]
+
+
+def test_a_draft_keeps_the_personal_answers_encrypted(volunteer, session):
+    [card] = report_until_summary(volunteer, id_answer=valid_id())
+    raw = session.scalar(sa.select(ConversationState.draft))
+    for personal in ("สมชาย", "บัวผัน", "0812345678", valid_id()[-4:]):
+        assert personal not in raw, personal
+    draft = json.loads(raw)
+    assert draft["group"] == "out_of_school" and draft["situations"] == [
+        "dropped_out", "poverty"]  # the rest stays plain, read on every event
+    assert all(draft[key].startswith("enc1:") for key in ("child_name", "guardian", "id"))
+    assert "สมชาย ดีมาก" in card["altText"] and "บัวผัน ใจดี 0812345678" in card["altText"]
+    _press(volunteer, card, "ส่งเรื่อง")
+    case = session.scalar(sa.select(Case))
+    assert (case.child_name, case.guardian_name, case.guardian_phone, case.id_number) == (
+        "สมชาย ดีมาก", "บัวผัน ใจดี", "0812345678", valid_id())
+
+
+def test_a_draft_from_before_sealing_and_the_old_statement_still_goes(volunteer, session):
+    """A draft left in the state by the previous version: plain answers, and a yes given to
+    the statement version 2569-1 (no version in the draft)."""
+    [card] = report_until_summary(volunteer)
+    state = session.scalar(sa.select(ConversationState))
+    draft = json.loads(state.draft)
+    draft.pop("statement_version")
+    draft.update(child_name="มานะ รักเรียน", guardian={"name": "ยายมา", "phone": None})
+    state.draft = json.dumps(draft, ensure_ascii=False)
+    session.commit()
+    _press(volunteer, card, "ส่งเรื่อง")
+    case = session.scalar(sa.select(Case))
+    assert (case.child_name, case.guardian_name) == ("มานะ รักเรียน", "ยายมา")
+    consent = session.scalar(sa.select(Consent))
+    assert (consent.statement_version, consent.purposes) == ("2569-1", ["share_with_agencies"])
+    assert seal(None) is None
+
+
+def test_a_new_report_of_a_child_whose_guardian_withdrew_restores_nothing(volunteer, session,
+                                                                          emulator, worker):
+    [card] = report_until_summary(volunteer, id_answer=valid_id())
+    _press(volunteer, card, "ส่งเรื่อง")
+    case = session.scalar(sa.select(Case))
+    consents.withdraw(session, Actor(kind="parent", name="U" + "0" * 32, via="line"), case)
+    session.commit()
+    [card] = report_until_summary(volunteer, name="ด.ช. สมชาย ดีมาก", id_answer=valid_id(),
+                                  photo=True)
+    answer = _press(volunteer, card, "ส่งเรื่อง")
+    assert answer[0]["text"].startswith("น้องคนนี้มีเรื่องอยู่แล้วค่ะ")
+    session.expire_all()
+    assert consents.is_withdrawn(session, case)
+    assert session.scalar(sa.select(sa.func.count()).select_from(CasePhoto)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+    entry = session.scalar(sa.select(TimelineEntry).where(
+        TimelineEntry.kind == "duplicate_report"))
+    assert entry.detail["consent_withdrawn"] is True

@@ -351,7 +351,8 @@ def test_note_photo_with_consent_and_location(app, session, volunteer, chat):
 
 def test_photo_without_photo_consent_is_not_kept_and_the_volunteer_is_told(
         app, session, volunteer, chat):
-    case = make_case(app, session, volunteer, "สมชาย")  # consent to share, not to photos
+    case = make_case(app, session, volunteer, "สมชาย",  # consent to share, not to photos
+                     purposes=("share_with_agencies", "follow_up_contact"))
     assert "photo" not in session.scalar(sa.select(Consent.purposes)
                                          .where(Consent.case_id == case.id))
     start_for(chat, case.id)

@@ -261,8 +261,8 @@ def test_a_report_creates_the_case_with_consent_photo_and_timeline(app, session,
 
     consent = session.scalars(sa.select(Consent)).one()
     assert consent.case_id == case.id
-    assert consent.purposes == ["share_with_agencies", "photo"]
-    assert consent.statement_version == cases.CONSENT_STATEMENT_VERSION
+    assert consent.purposes == ["share_with_agencies", "photo", "follow_up_contact"]
+    assert consent.statement_version == cases.CONSENT_STATEMENT_VERSION == "2569-2"
     assert (consent.channel, consent.recorded_by) == ("line_volunteer", "U" + "a".ljust(32, "0"))
     assert consent.guardian_name == "บัวพันธ์ ใจดี" and consent.withdrawn_at is None
 
@@ -286,8 +286,49 @@ def test_an_out_of_school_report_goes_to_the_district_learning_office(app, sessi
     _result, case_id = _submit(app, volunteer, draft)
     case = session.get(Case, case_id)
     assert (case.owner_agency_code, case.owner_area_code) == ("LEARN", "4007")
-    assert session.scalars(sa.select(Consent.purposes)).one() == ["share_with_agencies"]
     assert _count(session, CasePhoto) == 0
+
+
+@pytest.mark.parametrize(("version", "purposes", "photo", "recorded", "photos"), [
+    # a yes to the statement read now covers its three purposes
+    ("2569-2", None, PHOTO, ["share_with_agencies", "photo", "follow_up_contact"], 1),
+    # some only: no photo kept without the photo purpose
+    ("2569-2", ("follow_up_contact", "share_with_agencies"), PHOTO,
+     ["share_with_agencies", "follow_up_contact"], 0),
+    ("2569-2", ("share_with_agencies", "photo"), PHOTO, ["share_with_agencies", "photo"], 1),
+    # the statement read until 2569-2: sharing, and photos when one was attached
+    ("2569-1", None, PHOTO, ["share_with_agencies", "photo"], 1),
+    ("2569-1", None, None, ["share_with_agencies"], 0),
+    # a parent asking for help agrees to sharing and follow-up (no photo in that flow)
+    ("parent-2569-1", None, None, ["share_with_agencies", "follow_up_contact"], 0),
+])
+def test_each_purpose_is_recorded_and_no_photo_is_kept_without_it(
+        app, session, volunteer, version, purposes, photo, recorded, photos):
+    _result, case_id = _submit(app, volunteer, _draft(statement_version=version,
+                                                      purposes=purposes, photo=photo))
+    consent = session.scalars(sa.select(Consent)).one()
+    assert (consent.purposes, consent.statement_version) == (recorded, version)
+    assert _count(session, CasePhoto) == photos
+    [entry] = session.scalars(sa.select(TimelineEntry).where(TimelineEntry.kind == "consent"))
+    assert entry.detail == {"purposes": recorded, "statement_version": version}
+
+
+def test_without_consent_to_sharing_only_a_count_is_kept(app, session, volunteer):
+    result, case_id = _submit(app, volunteer, _draft(purposes=("photo", "follow_up_contact"),
+                                                     photo=PHOTO))
+    assert (result.anonymous, case_id) == (True, None)
+    assert _count(session, Case) == _count(session, Consent) == _count(session, CasePhoto) == 0
+    assert _count(session, AnonymousReport) == 1
+
+
+@pytest.mark.parametrize(("changes", "code"), [
+    ({"purposes": ("share_with_agencies", "marketing")}, "unknown_purpose"),
+    ({"statement_version": "1999-9"}, "unknown_statement"),
+])
+def test_unknown_purposes_and_statements_are_refused(app, session, volunteer, changes, code):
+    with pytest.raises(cases.CaseError) as refused:
+        _submit(app, volunteer, _draft(**changes))
+    assert refused.value.code == code
 
 
 def test_a_parent_reporting_their_own_child_is_self_reported(app, session):
@@ -482,5 +523,16 @@ def test_every_consent_statement_version_has_its_words_in_both_languages(app):
                 english = cases.consent_statement(version)
             with force_locale("th"):
                 thai = cases.consent_statement(version)
-            assert english.startswith("(Volunteer, please read this")
+            if not version.startswith("parent-"):
+                assert english.startswith("(Volunteer, please read this")
             assert thai != english and re.search("[\u0e00-\u0e7f]{20}", thai), version
+            assert not re.search("[A-Za-z]{4}", thai), version  # every part translated
+        # the statement read now names its three purposes and asks each of them on its own
+        statement = cases.CONSENT_STATEMENTS[cases.CONSENT_STATEMENT_VERSION]
+        assert list(statement.purposes) == list(cases.CONSENT_PURPOSES)
+        with force_locale("th"):
+            words = cases.consent_statement(cases.CONSENT_STATEMENT_VERSION)
+        assert "ข้อ 1 จาก 3" in words and "ข้อ 3 จาก 3" in words
+        # the old versions stay readable for the consents recorded under them
+        assert {"2569-1", "parent-2569-1"} <= set(cases.CONSENT_STATEMENTS)
+        assert set(cases.CONSENTED_BY_YES) <= set(cases.CONSENT_STATEMENTS)

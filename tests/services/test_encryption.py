@@ -13,7 +13,8 @@ from cryptography.fernet import Fernet
 
 from bot.config import ConfigError, load_settings
 from bot.extensions import db
-from models import Case, CasePhoto, LineUser, crypto
+from handlers.flows import report as report_flow
+from models import Case, CasePhoto, ConversationState, LineUser, crypto, utcnow
 from services import encryption
 from tests import factories as f
 from tests.support import flask_command, flask_env
@@ -101,8 +102,35 @@ def test_rotate_key_command_reports_the_columns(app, s, case):
     assert proc.returncode == 0, err
     report = json.loads(out.strip().splitlines()[-1])
     assert set(report) == {"cases.id_number", "cases.guardian_phone", "line_users.phone",
-                           "case_photos.data"}
+                           "case_photos.data", "conversation_states.draft"}
     assert report["cases.id_number"] >= 1
+
+
+def test_rotate_key_moves_the_sealed_answers_of_drafts_to_the_new_key(s):
+    old = crypto._fernet._fernets[0]
+    answers = {"group": "out_of_school", "child_name": report_flow.seal("สมชาย ใจดี"),
+               "guardian": report_flow.seal({"name": "บัวพันธ์", "phone": "0812345678"}),
+               "id": report_flow.seal({"kind": "citizen_id", "value": "1101700203451"})}
+    state = ConversationState(line_user_id="U-draft", flow="report", step="relation",
+                              draft=json.dumps(answers), history="[]",
+                              expires_at=utcnow(), updated_at=utcnow())
+    s.add(state)
+    s.commit()
+    version = state.version
+    new = Fernet(Fernet.generate_key())
+    crypto.configure([new, old])
+    assert encryption.rotate(s)["conversation_states.draft"] == 1
+    crypto.configure([new])  # the old key dropped: the draft still reads
+    s.expire_all()
+    again = s.get(ConversationState, state.id)
+    assert again.version == version + 1  # an engine's write of what it read before fails
+    draft = json.loads(again.draft)
+    assert draft["group"] == "out_of_school"
+    assert report_flow.answer(draft, "child_name") == "สมชาย ใจดี"
+    assert report_flow.answer(draft, "guardian")["phone"] == "0812345678"
+    assert report_flow.answer(draft, "id")["value"] == "1101700203451"
+    assert encryption.rotate(s)["conversation_states.draft"] == 1  # again: still readable
+    s.rollback()
 
 
 def test_production_needs_keys_and_a_bad_key_stops_start_up(tmp_path):

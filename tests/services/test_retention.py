@@ -17,6 +17,7 @@ from models import (
     Case,
     CasePhoto,
     Consent,
+    ConversationState,
     InboxEvent,
     OutboxMessage,
     TimelineEntry,
@@ -156,5 +157,34 @@ def test_periods_are_settings_and_the_command_reports_what_it_did(app, s):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1]) == {
-        "webhook_payloads": 1, "outbox_rows": 0, "photos": 0, "cases_pseudonymised": 0}
+        "webhook_payloads": 1, "outbox_rows": 0, "photos": 0, "cases_pseudonymised": 0,
+        "drafts": 0}
     assert utcnow()  # the real clock was never needed
+
+
+def draft(s, user: str, days_ago: float) -> ConversationState:
+    row = ConversationState(line_user_id=user, flow="report", step="guardian",
+                            draft=json.dumps({"child_name": "enc1:..."}), history="[]",
+                            paused=True, expires_at=NOW - days_ago * DAY,
+                            updated_at=NOW - days_ago * DAY)
+    s.add(row)
+    return row
+
+
+def test_drafts_untouched_for_a_week_are_deleted(app, s):
+    draft(s, "U-old", 7.5)
+    draft(s, "U-recent", 6.5)
+    s.commit()
+    report = retention.purge(s, NOW)
+    s.commit()
+    assert report["drafts"] == 1
+    left = s.scalars(sa.select(ConversationState.line_user_id)).all()
+    assert left == ["U-recent"]
+    [audit] = s.scalars(sa.select(AuditEntry).where(AuditEntry.action == "retention.purge"))
+    assert audit.detail["drafts"] == 1
+    # the period is a setting (RETENTION_DRAFT_DAYS)
+    assert retention.Periods.from_config({"RETENTION_DRAFT_DAYS": "3"}).draft_days == 3
+    assert app.config["RETENTION_DRAFT_DAYS"] == 7
+    assert retention.purge(s, NOW, retention.Periods(draft_days=6))["drafts"] == 1
+    s.commit()
+    assert s.scalar(sa.select(sa.func.count()).select_from(ConversationState)) == 0

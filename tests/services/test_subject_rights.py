@@ -74,7 +74,10 @@ def test_the_export_holds_every_kind_of_data_and_is_audited(s, full):
                                 "relation": "mother"}
     assert [a["line_user_id"] for a in data["linked_line_accounts"]] == [full.parent_line_id]
     assert data["reporter"]["line_user_id"] == full.volunteer_line_id
-    assert data["consents"][0]["purposes"] == ["share_with_agencies", "photo"]
+    assert data["consents"][0]["purposes"] == ["share_with_agencies", "photo",
+                                               "follow_up_contact"]
+    assert (data["consents"][0]["withdrawn_by"], data["consents"][0]["withdrawal_channel"]) == (
+        None, None)
     assert data["consents"][0]["recorded_at"] is not None
     # the words the guardian heard, of the version recorded with the consent, in Thai
     assert data["consents"][0]["statement_version"] == cases.CONSENT_STATEMENT_VERSION

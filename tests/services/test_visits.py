@@ -88,9 +88,11 @@ def test_an_erased_case_is_not_visitable_though_still_open(s, app, volunteer):
 
 
 def test_photo_consent_needs_the_photo_purpose_and_no_withdrawal(s, app, volunteer):
-    without = report(s, app, volunteer)
-    with_photo = report(s, app, volunteer, photo=("image/png", b"\x89PNG"))
+    without = report(s, app, volunteer, purposes=("share_with_agencies", "follow_up_contact"))
+    with_photo = report(s, app, volunteer)  # a yes to the statement covers photos
+    old_without = report(s, app, volunteer, statement_version="2569-1")  # no photo attached
     assert not visits.photo_consented(s, without)
+    assert not visits.photo_consented(s, old_without)
     assert visits.photo_consented(s, with_photo)
     s.execute(sa.update(Consent).where(Consent.case_id == with_photo.id)
               .values(withdrawn_at=utcnow()))
@@ -113,7 +115,7 @@ def test_a_visit_with_consent_keeps_the_photo_and_links_it(s, app, volunteer):
 
 
 def test_a_visit_without_photo_consent_drops_the_photo(s, app, volunteer):
-    case = report(s, app, volunteer)
+    case = report(s, app, volunteer, purposes=("share_with_agencies",))
     result = visits.record(s, as_volunteer(volunteer), case, "moved", photo=PHOTO)
     s.commit()
     assert not result.photo_kept and result.visit.photo_id is None
