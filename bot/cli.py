@@ -164,6 +164,7 @@ def rotate_key_command(batch: int) -> None:
     from services import encryption
 
     report = encryption.rotate(db.session, batch=batch)
+    db.session.rollback()  # nothing left open (on SQLite a read holds the write lock)
     log.info("re-encrypted under the newest key: %s", report)
     click.echo(json.dumps(report))
 

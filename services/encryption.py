@@ -16,6 +16,7 @@ fails (and its event is handled again) instead of putting the old key's values b
 from __future__ import annotations
 
 import json
+import time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ COLUMNS = (("cases", "id", "id_number", False),
            ("line_users", "id", "phone", False),
            ("case_photos", "id", "data", True))
 BATCH = 200
+#: Seconds between two batches (the service's turn to write).
+PAUSE = 0.01
 
 
 def _raw(table: str, key: str, column: str, binary: bool) -> sa.TableClause:
@@ -35,9 +38,11 @@ def _raw(table: str, key: str, column: str, binary: bool) -> sa.TableClause:
                     sa.column(column, sa.LargeBinary if binary else sa.Text))
 
 
-def rotate(session: Session, batch: int = BATCH) -> dict[str, int]:
+def rotate(session: Session, batch: int = BATCH, pause: float = PAUSE) -> dict[str, int]:
     """Re-encrypt every value; returns how many were rewritten per column. Commits per
-    batch."""
+    batch, and waits `pause` seconds after each commit so the service's own writes get the
+    database in between (SQLite has one writer at a time: back-to-back batches starved
+    them)."""
     report = {}
     for table, key, column, binary in COLUMNS:
         raw = _raw(table, key, column, binary)
@@ -56,6 +61,7 @@ def rotate(session: Session, batch: int = BATCH) -> dict[str, int]:
                     .values({column: rotate_one(stored)})).rowcount
             last = rows[-1][0]
             session.commit()
+            time.sleep(pause)  # the service's turn to write
         report[f"{table}.{column}"] = done
     report["conversation_states.draft"] = _rotate_drafts(session, batch)
     return report
