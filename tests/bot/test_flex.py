@@ -352,6 +352,7 @@ def test_an_announcement_of_5000_characters_and_a_long_link_is_previewed_and_sen
     chat.say("ประกาศ")
     chat.tap(chat.labels()[0])  # the whole district
     chat.tap("อสม.")
+    chat.tap("เสร็จ")  # one audience (several may be chosen)
     chat.say(body)
     preview = chat.say(link)
     all_accepted(emulator, session)
