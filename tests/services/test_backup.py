@@ -12,9 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
+import re
+import shutil
+import subprocess
 import threading
 import time
+import warnings
+from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -43,6 +50,61 @@ def s(app):
         yield db.session
         db.session.rollback()
         db.session.remove()
+
+
+def _major_of(tool: str) -> int | None:
+    try:
+        done = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=30)
+    except OSError:
+        return None
+    found = re.search(r"(\d+)(?:\.\d+)?", done.stdout)
+    return int(found.group(1)) if done.returncode == 0 and found else None
+
+
+def pg_tools(url: str) -> tuple[str, str, str]:
+    """The pg_dump and pg_restore to test with: of the server's major version (Debian keeps
+    each installed version in /usr/lib/postgresql/N/bin; $PG_DUMP first if set), else a newer
+    one, said so; none, or only older ones: the test fails saying what to install."""
+    with psycopg.connect(backup.libpq(url)[0]) as conn:
+        server = conn.info.server_version // 10000
+    candidates = [c for c in (os.environ.get("PG_DUMP"),
+                              f"/usr/lib/postgresql/{server}/bin/pg_dump",
+                              shutil.which("pg_dump")) if c]
+    versions = {c: _major_of(c) for c in dict.fromkeys(candidates)}
+    install = (f"install postgresql-client-{server} (scripts/test.sh does it when run as root: "
+               f"apt-get install postgresql-client-{server})")
+    matching = [c for c, major in versions.items() if major == server]
+    newer = [c for c, major in versions.items() if major is not None and major > server]
+    if matching:
+        dump, note = matching[0], f"pg_dump {server} for PostgreSQL {server}"
+    elif newer:
+        dump = newer[0]
+        note = (f"pg_dump {versions[dump]} for PostgreSQL {server}: no pg_dump {server} here, "
+                f"so the backup is tested with a newer one (which PostgreSQL supports); to "
+                f"test the matching one, {install}")
+        warnings.warn(note, stacklevel=2)
+    elif any(major is not None for major in versions.values()):
+        pytest.fail(f"only an older pg_dump ({sorted(set(versions.values()) - {None})}) for "
+                    f"PostgreSQL {server}, which cannot dump it: {install}")
+    else:
+        pytest.fail(f"pg_dump is not installed, so PostgreSQL's backups cannot be tested: "
+                    f"{install}")
+    restore = str(Path(dump).with_name("pg_restore"))
+    return dump, restore, note
+
+
+@pytest.fixture(autouse=True)
+def postgresql_tools(app, monkeypatch):
+    """On PostgreSQL, the commands (here and in the flask processes) use `pg_tools`'s."""
+    url = app.config["TEST_DATABASE_URL"]
+    if url.startswith("sqlite"):
+        yield None
+        return
+    dump, restore, note = pg_tools(url)
+    for name, path in (("PG_DUMP", dump), ("PG_RESTORE", restore)):
+        monkeypatch.setenv(name, path)
+        monkeypatch.setattr(backup, name, path)
+    yield note
 
 
 @pytest.fixture
@@ -128,7 +190,8 @@ def snapshot(session: Session) -> dict:
     }
 
 
-def test_a_backup_taken_while_writing_restores_every_case_and_entry(app, s, fresh, tmp_path):
+def test_a_backup_taken_while_writing_restores_every_case_and_entry(app, s, fresh, tmp_path,
+                                                                    postgresql_tools):
     case_ids, officer = make_cases(s, app)
     before = snapshot(s)
     sealed = s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
@@ -181,7 +244,8 @@ def test_a_backup_taken_while_writing_restores_every_case_and_entry(app, s, fres
     assert copy["audit"] == report["audit_log"]
     print(f"\n{engine}: backup {report['bytes']} bytes in {report['seconds']} s, "
           f"{report['timeline_entries']} timeline entries ({written_during} visits written "
-          f"while the command ran), restored in {restored_report['seconds']} s")
+          f"while the command ran), restored in {restored_report['seconds']} s"
+          + (f"; {postgresql_tools}" if postgresql_tools else ""))
 
     code, verified, err = run(app, "audit", "verify", database_url=fresh)
     assert code == 0 and verified["ok"] is True, verified
@@ -235,11 +299,9 @@ def test_pg_dump_older_than_the_server_is_refused_by_name(app, tmp_path, monkeyp
     url = app.config["TEST_DATABASE_URL"]
     if url.startswith("sqlite"):
         pytest.skip("PostgreSQL's client tools")
-    import psycopg
-
     with psycopg.connect(backup.libpq(url)[0]) as conn:
-        client, server = backup.check_versions("pg_dump", conn)
-    assert client >= server  # this machine's pg_dump can back the server up
+        client, server = backup.check_versions(backup.PG_DUMP, conn)
+    assert client >= server  # the pg_dump the tests use can back the server up
     old = tmp_path / "pg_dump"
     old.write_text(f"#!/bin/sh\necho 'pg_dump (PostgreSQL) {server - 1}.3'\n")
     old.chmod(0o755)
