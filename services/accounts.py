@@ -2,6 +2,8 @@
 
 Tokens are 32 random bytes shown once (`smo_` + URL-safe text); only their SHA-256 is kept
 (a random token needs no slow hash). A token works until it expires or is revoked.
+Console sessions end with `end_sessions` (a password set, a scope changed, an account
+deactivated or reactivated end them too); wrong passwords are counted in one atomic UPDATE.
 Every function works in the caller's transaction and never commits.
 """
 
@@ -172,11 +174,72 @@ def temporary_password() -> str:
 
 
 def set_password(officer: Officer, password: str) -> None:
-    """A new password (at least MIN_PASSWORD characters); any lockout ends with it."""
+    """A new password (at least MIN_PASSWORD characters); any lockout ends with it, and so
+    does every console session of the account (`end_sessions`)."""
     if password is None or len(password) < MIN_PASSWORD:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters")
     officer.password_hash = hash_password(password)
     clear_lockout(officer)
+    end_sessions(officer)
+
+
+def end_sessions(officer: Officer) -> None:
+    """End every console session of the account: its session number goes up (in SQL, so two
+    changes at once both count), and a session cookie with the old number no longer signs
+    anyone in (handlers/console/security.py). Takes effect when the caller commits."""
+    officer.session_generation = Officer.session_generation + 1
+
+
+# -- wrong passwords, counted in the database ------------------------------------------------
+#
+# Counted with one UPDATE ... SET failed_logins = failed_logins + 1 ... RETURNING, never read,
+# added to and written back: two wrong passwords at once would then count as one. A sign-in
+# attempt is counted before its password is checked, so parallel attempts each get their own
+# number and no more than MAX_LOGIN_FAILURES passwords are tried before the lock, however many
+# arrive at once; a right one sets the count back to 0.
+
+def _returning(session: Session, officer: Officer, where, values: dict):
+    row = session.execute(
+        sa.update(Officer).where(Officer.id == officer.id, where).values(**values)
+        .returning(Officer.failed_logins, Officer.locked_until)
+        .execution_options(synchronize_session=False)).first()
+    session.expire(officer, ["failed_logins", "locked_until"])
+    return row
+
+
+def begin_attempt(session: Session, officer: Officer, now: dt.datetime) -> int | None:
+    """Count a sign-in attempt before its password is checked: its number since the last
+    success or lock (1 for the first), or None when the account is locked. An attempt past
+    MAX_LOGIN_FAILURES is not to be checked (`lock` it)."""
+    row = _returning(session, officer,
+                     sa.or_(Officer.locked_until.is_(None), Officer.locked_until <= now),
+                     {"failed_logins": Officer.failed_logins + 1})
+    return None if row is None else int(row.failed_logins)
+
+
+def signed_in(session: Session, officer: Officer, now: dt.datetime) -> None:
+    """A right password: the count of failures starts again."""
+    _returning(session, officer, sa.true(), {"failed_logins": 0, "locked_until": None})
+    officer.last_login_at = now
+
+
+def lock(session: Session, officer: Officer, now: dt.datetime) -> None:
+    """Too many wrong passwords: no sign-in for LOGIN_LOCK_FOR (the count starts again)."""
+    _returning(session, officer, sa.true(),
+               {"failed_logins": 0, "locked_until": now + LOGIN_LOCK_FOR})
+
+
+def count_failure(session: Session, officer: Officer, now: dt.datetime) -> bool:
+    """A wrong password typed by someone already signed in (changing their password): count
+    it, and lock the account (ending its sessions) when it is the MAX_LOGIN_FAILURES-th.
+    True when this one locked it."""
+    row = _returning(session, officer, sa.true(),
+                     {"failed_logins": Officer.failed_logins + 1})
+    if row is None or row.failed_logins < MAX_LOGIN_FAILURES:
+        return False
+    lock(session, officer, now)
+    end_sessions(officer)
+    return True
 
 
 def change_scope(session: Session, officer: Officer, role: str, agency: str,
@@ -194,6 +257,8 @@ def change_scope(session: Session, officer: Officer, role: str, agency: str,
         if getattr(officer, name) != value:
             changes[name] = [getattr(officer, name), value]
             setattr(officer, name, value)
+    if changes:  # a session signed in under the old scope ends (the cookie held its number)
+        end_sessions(officer)
     return changes
 
 
@@ -205,6 +270,7 @@ def set_active(officer: Officer, active: bool) -> bool:
     officer.active = active
     if active:
         clear_lockout(officer)
+    end_sessions(officer)
     return True
 
 

@@ -96,11 +96,15 @@ def set_deadlines(session: Session, actor: Actor, code: str, changes: dict[str, 
                   now: dt.datetime | None = None) -> tuple[Deadlines, int]:
     """Set (a number of days) or clear (None: back to the default) an agency's deadlines, then
     recompute the next deadline of the open cases they concern. Returns the new deadlines and
-    how many cases got a new `due_at`. Admins only."""
+    how many cases got a new `due_at`. Administrators of the province only."""
     from services import workflow  # workflow uses this module for every deadline
 
     if actor.kind != "officer" or actor.role != "admin":
         raise workflow.WorkflowError("forbidden", "only an administrator sets deadlines", 403)
+    if actor.area_code and len(actor.area_code) != 2:  # the command line's actor has none
+        raise workflow.WorkflowError("forbidden", "an agency's deadlines apply to the whole "
+                                     "province: only an administrator of the province sets "
+                                     "them", 403)
     agency = session.get(Agency, code)
     if agency is None:
         raise workflow.WorkflowError("not_found", f"unknown agency code {code!r}", 404)

@@ -2,9 +2,11 @@
 on an old office PC without JavaScript, in Thai (English switchable).
 
 Login with a `create-user` account (argon2id; 5 failures lock the account for 15 minutes),
-a signed session cookie (HttpOnly, SameSite=Lax, Secure unless SESSION_COOKIE_SECURE=0, sent
-only to /console), an idle timeout, a CSRF token on every form and security headers on every
-answer. Pages: the case queue (filters, counts, sorting, keyset pages), a case (masked
+a signed session cookie (HttpOnly, SameSite=Lax, sent only to /console; Secure when
+SESSION_COOKIE_SECURE is on, which SAMOE_ENV=production makes the default), ended by the
+account's session number (signing out, a new password or scope, a deactivation), an idle
+timeout, a CSRF token on every form and security headers on every answer (HSTS in
+production). Pages: the case queue (filters, counts, sorting, keyset pages), a case (masked
 personal data until revealed, timeline, referrals) and every case-work action of the API,
 through the same domain services (services.access scopes, services.workflow changes,
 services.audit records every read and change).

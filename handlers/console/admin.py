@@ -7,10 +7,13 @@ invitation codes, and the audit log.
   password. An administrator manages the accounts inside their own area (a province admin:
   all of them) and gives only areas inside it; they cannot deactivate or demote themselves.
 - Agencies: the deadlines in days (services.deadlines.set_deadlines, which recomputes the open
-  cases' deadlines and audits the change). Agencies are the province's, so every admin sees them.
+  cases' deadlines and audits the change). Agencies are the province's: every admin sees
+  their deadlines, only an admin whose area is the province changes them.
 - Invitation codes (services.invitations): issue one (the code is shown once: only its hash is
   kept), list them with their status, revoke an unused one.
-- The audit log: filters (who, action, case reference, dates) and keyset pages, newest first.
+- The audit log: filters (who, action, case reference, dates) and keyset pages, newest first;
+  an admin of a district or subdistrict sees the rows about cases located in their area and
+  the rows of officers of their area (`audit_scope`), a province admin every row.
 
 Every change is confirmed on a second page (like the case actions), carries the form's CSRF
 token, and is written to the audit log with the administrator as the actor.
@@ -38,12 +41,13 @@ from bot.extensions import db
 from bot.thai_text import parse_reference
 from models import BANGKOK, Agency, Area, AuditEntry, Case, Invitation, Officer, utcnow
 from services import accounts, audit, deadlines, invitations, queue
+from services.access import area_clause
 from services.deadlines import DeadlineError
 from services.workflow import WorkflowError
 
 from . import bp
 from .forms import FormError, parse_day
-from .security import actor, error_page, login_required
+from .security import actor, error_page, login_required, sign_in
 
 PAGE_SIZE = 50
 ROLES = accounts.ROLES
@@ -154,6 +158,13 @@ def _officer(officer_id: int) -> Officer:
     if officer is None or not _mine(officer.area_code):
         raise_not_found()
     return officer
+
+
+def _kept_signed_in(officer: Officer) -> None:
+    """A change that ended the account's sessions (services.accounts.end_sessions), made by
+    the administrator on their own account: this browser goes on with the new number."""
+    if officer.id == actor().officer_id:
+        sign_in(officer)
 
 
 def raise_not_found():
@@ -291,7 +302,9 @@ def officer_scope(officer_id: int):
     audit.record(db.session, actor(), "officer.scope", officer_id=officer.id,
                  username=officer.username, changes=changes)
     db.session.commit()
-    flash(_("Saved: the new scope applies from the account's next page."), "ok")
+    _kept_signed_in(officer)
+    flash(_("Saved: the account's sessions have ended; the new scope applies when it signs "
+            "in again."), "ok")
     return redirect(back)
 
 
@@ -321,7 +334,7 @@ def officer_active(officer_id: int):
                                    "working and its LINE officer menu closes. Its work and "
                                    "history stay."))],
             {"active": "0"}, _("Yes, deactivate it"), back, danger=True)
-    accounts.set_active(officer, active)
+    accounts.set_active(officer, active)  # ends its sessions either way
     audit.record(db.session, actor(), "officer.reactivate" if active else "officer.deactivate",
                  officer_id=officer.id, username=officer.username)
     db.session.commit()
@@ -342,9 +355,11 @@ def officer_unlock(officer_id: int):
                         [(_("Username"), officer.username)], {}, _("Yes, end the wait"),
                         back)
     was_locked = accounts.clear_lockout(officer)
+    accounts.end_sessions(officer)  # whoever was trying passwords: no session goes on
     audit.record(db.session, actor(), "officer.unlock", officer_id=officer.id,
                  username=officer.username, was_locked=was_locked)
     db.session.commit()
+    _kept_signed_in(officer)
     flash(_("Saved: the account can sign in again now."), "ok")
     return redirect(back)
 
@@ -364,10 +379,11 @@ def officer_password(officer_id: int):
                                    "phone."))],
             {}, _("Yes, make a new password"), back, danger=True)
     password = accounts.temporary_password()
-    accounts.set_password(officer, password)
+    accounts.set_password(officer, password)  # the account's sessions end with the old one
     audit.record(db.session, actor(), "officer.password_reset", officer_id=officer.id,
                  username=officer.username)
     db.session.commit()
+    _kept_signed_in(officer)
     return render_template("console/admin_password.html", officer=officer, password=password,
                            created=False)
 
@@ -380,7 +396,7 @@ def agencies():
     """Every agency with its deadlines (its own, or the province's default)."""
     rows = [(agency, deadlines.for_agency(db.session, agency.code)) for agency in _agencies()]
     return render_template("console/admin_agencies.html", rows=rows,
-                           defaults=deadlines.DEFAULT_DAYS)
+                           defaults=deadlines.DEFAULT_DAYS, may_change=may_set_deadlines())
 
 
 def _agency(code: str) -> Agency:
@@ -390,11 +406,18 @@ def _agency(code: str) -> Agency:
     return agency
 
 
+def may_set_deadlines() -> bool:
+    """Agencies work across the province, so their deadlines are set by an administrator
+    whose area is the province; an administrator of a district sees them only."""
+    return len(actor().area_code or "") == 2
+
+
 def _agency_page(agency: Agency, values: dict, errors: dict, status: int = 200):
     return render_template("console/admin_agency.html", agency=agency,
                            current=deadlines.for_agency(db.session, agency.code),
                            defaults=deadlines.DEFAULT_DAYS, values=values, errors=errors,
-                           low=deadlines.MIN_DAYS, high=deadlines.MAX_DAYS), status
+                           low=deadlines.MIN_DAYS, high=deadlines.MAX_DAYS,
+                           may_change=may_set_deadlines()), status
 
 
 @bp.route("/admin/agencies/<string:code>", methods=["GET", "POST"], endpoint="admin_agency")
@@ -405,6 +428,10 @@ def agency_page(code: str):
     agency = _agency(code)
     if request.method == "GET":
         return _agency_page(agency, {}, {})
+    if not may_set_deadlines():
+        return error_page(403, _("For the province's administrators only"),
+                          _("An agency's deadlines apply to the whole province, so only an "
+                            "administrator of the province can change them."))
     values = _form(*deadlines.COLUMNS)
     changes, errors = {}, {}
     for name, typed in values.items():
@@ -619,20 +646,40 @@ def _start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), BANGKOK).astimezone(dt.UTC)
 
 
+def audit_scope(area_code: str | None):
+    """The audit rows an administrator of `area_code` may read: every row for the province's
+    (a two-digit area); else the rows about a case located in the area (`area_clause`) and
+    the rows of an officer whose account is in the area (by its area now). The rest (other
+    areas' cases and officers, LINE users and the system without a case, sign-ins with an
+    unknown username) is the province's."""
+    area = area_code or ""
+    if len(area) == 2:
+        return sa.true()
+    if not area:
+        return sa.false()
+    cases_here = sa.select(Case.id).where(area_clause(area))
+    officers_here = sa.select(Officer.username).where(Officer.area_code.startswith(area))
+    return sa.or_(AuditEntry.case_id.in_(cases_here),
+                  sa.and_(AuditEntry.actor_kind == "officer",
+                          AuditEntry.actor.in_(officers_here)))
+
+
 @bp.get("/admin/audit", endpoint="admin_audit")
 @admin_required
 def audit_log():
-    """The audit log, newest first, filtered, in keyset pages (reading it is audited)."""
+    """The audit log of the administrator's area (`audit_scope`), newest first, filtered, in
+    keyset pages (reading it is audited)."""
     values, given, errors = audit_filters(request.args)
-    statement = sa.select(AuditEntry)
+    statement = sa.select(AuditEntry).where(audit_scope(actor().area_code))
     if "actor" in given:
         statement = statement.where(AuditEntry.actor == given["actor"])
     if "action" in given:
         statement = statement.where(AuditEntry.action.startswith(given["action"],
                                                                  autoescape=True))
     if "reference" in given:
+        # a case outside the area is looked up like a missing one: nothing is listed
         case_id = db.session.scalar(sa.select(Case.id).where(
-            Case.reference == given["reference"]))
+            Case.reference == given["reference"], area_clause(actor().area_code or "\0")))
         statement = statement.where(AuditEntry.case_id == case_id if case_id else sa.false())
     if "since" in given:
         statement = statement.where(AuditEntry.at >= _start_of(given["since"]))

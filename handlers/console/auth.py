@@ -1,9 +1,11 @@
 """Signing in and out, and the language switch.
 
 Five wrong passwords in a row lock the account for 15 minutes (services.accounts'
-MAX_LOGIN_FAILURES and LOGIN_LOCK_FOR). Every refusal gives the same answer, whether the
+MAX_LOGIN_FAILURES and LOGIN_LOCK_FOR), counted in the database by atomic updates, so
+attempts made at the same time all count. Every refusal gives the same answer, whether the
 username is unknown, the password wrong, the account locked or deactivated, so the page never
-tells which accounts exist; each attempt is written to the audit log."""
+tells which accounts exist; each attempt is written to the audit log. Signing out ends every
+session of the account (services.accounts.end_sessions), on any browser."""
 
 from __future__ import annotations
 
@@ -50,7 +52,12 @@ def _attempt_actor(username: str, officer=None) -> Actor:
 
 def authenticate(username: str, password: str):
     """The officer if the username and password are right and the account may sign in now;
-    None otherwise (after counting the failure and auditing the attempt)."""
+    None otherwise (after counting the failure and auditing the attempt).
+
+    The attempt is counted (one atomic UPDATE, committed at once) before the password is
+    checked, so many attempts at once cannot try more than MAX_LOGIN_FAILURES passwords
+    between two locks; the slow hash is checked outside any transaction (on SQLite a write
+    transaction would hold the database's lock meanwhile)."""
     now = utcnow()
     officer = accounts.find_officer(db.session, username) if username else None
     if officer is None:
@@ -59,25 +66,24 @@ def authenticate(username: str, password: str):
                      reason="unknown_user")
         return None
     who = _attempt_actor(username, officer)
-    if officer.locked_until is not None and officer.locked_until > now:
+    attempt = accounts.begin_attempt(db.session, officer, now)
+    if attempt is None or attempt > accounts.MAX_LOGIN_FAILURES:
+        if attempt is not None:  # more at once than may be tried: locked now
+            accounts.lock(db.session, officer, now)
         audit.record(db.session, who, "console.login_failed", reason="locked")
         return None
+    db.session.commit()
     right = accounts.check_password(officer, password)
     if right and officer.active:
-        officer.failed_logins = 0
-        officer.locked_until = None
-        officer.last_login_at = now
+        accounts.signed_in(db.session, officer, now)
         audit.record(db.session, who, "console.login")
         return officer
+    reason = "inactive"
     if not right:
-        officer.failed_logins = (officer.failed_logins or 0) + 1
         reason = "wrong_password"
-        if officer.failed_logins >= accounts.MAX_LOGIN_FAILURES:
-            officer.locked_until = now + accounts.LOGIN_LOCK_FOR
-            officer.failed_logins = 0
+        if attempt >= accounts.MAX_LOGIN_FAILURES:
+            accounts.lock(db.session, officer, now)
             reason = "locked_now"
-    else:
-        reason = "inactive"
     audit.record(db.session, who, "console.login_failed", reason=reason)
     return None
 
@@ -108,6 +114,7 @@ def logout():
     """End the session (a POST with the form's token, so no other page can sign you out)."""
     officer = g.get("console_officer")
     if officer is not None:
+        accounts.end_sessions(officer)  # a copy of this session's cookie stops working too
         audit.record(db.session, _attempt_actor(officer.username, officer), "console.logout")
         db.session.commit()
     sign_out()

@@ -1,6 +1,8 @@
 """Changing one's own password (every signed-in officer): the current one, then the new one
 twice. A temporary password from an administrator is changed here. Wrong current passwords
-count like wrong sign-ins: after 5 the account is locked and the session ends. Audited."""
+count like wrong sign-ins: after 5 the account is locked and its sessions end. A new password
+ends every other session of the account (a cookie copied before stops working); this browser
+stays signed in. Audited."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from models import utcnow
 from services import accounts, audit
 
 from . import bp
-from .security import actor, login_required, sign_out
+from .security import actor, login_required, sign_in, sign_out
 
 PASSWORD_MAX = 1000
 
@@ -29,11 +31,7 @@ def password():
     again = (request.form.get("again") or "")[:PASSWORD_MAX]
     errors = {}
     if not accounts.check_password(officer, current):
-        officer.failed_logins = (officer.failed_logins or 0) + 1
-        locked = officer.failed_logins >= accounts.MAX_LOGIN_FAILURES
-        if locked:
-            officer.failed_logins = 0
-            officer.locked_until = utcnow() + accounts.LOGIN_LOCK_FOR
+        locked = accounts.count_failure(db.session, officer, utcnow())
         audit.record(db.session, actor(), "officer.password_change_failed",
                      reason="locked_now" if locked else "wrong_password")
         db.session.commit()
@@ -53,8 +51,9 @@ def password():
         errors["again"] = _("The two new passwords are not the same. Please type them again.")
     if errors:
         return render_template("console/password.html", errors=errors), 422
-    accounts.set_password(officer, new)
+    accounts.set_password(officer, new)  # ends every session of the account ...
     audit.record(db.session, actor(), "officer.password_change")
     db.session.commit()
+    sign_in(officer)  # ... but this one, which goes on with the new session number
     flash(_("Saved: your password is changed."), "ok")
     return redirect(url_for(".queue"))

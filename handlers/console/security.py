@@ -1,6 +1,6 @@
-"""The console's guards: who is signed in (still active, not idle too long), the CSRF token of
-every form, the security headers of every answer, and the error pages (Thai HTML, never the
-API's JSON)."""
+"""The console's guards: who is signed in (still active, not idle too long, a session the
+account has not ended), the CSRF token of every form, the security headers of every answer,
+and the error pages (Thai HTML, never the API's JSON)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
 STATIC_CACHE = "public, max-age=86400"
+#: Sent in production only: browsers then come back over HTTPS for a year.
+HSTS = "max-age=31536000"
 
 
 class CsrfRefused(HTTPException):
@@ -67,10 +69,12 @@ def idle_limit() -> float:
 
 
 def sign_in(officer: Officer) -> None:
-    """A new session for `officer` (nothing of the one before is kept but the language)."""
+    """A new session for `officer` (nothing of the one before is kept but the language),
+    holding the account's session number (`Officer.session_generation`)."""
     lang = session.get("lang")
     session.clear()
     session["oid"] = officer.id
+    session["gen"] = officer.session_generation or 0
     session["seen"] = int(time.time())
     session["csrf"] = secrets.token_urlsafe(32)
     if lang:
@@ -87,7 +91,12 @@ def sign_out() -> None:
 @bp.before_request
 def load_officer() -> None:
     """Check the CSRF token of a POST, and find the signed-in officer: still active, not
-    idle for longer than CONSOLE_IDLE_MINUTES (else the session ends)."""
+    idle for longer than CONSOLE_IDLE_MINUTES, and the session still the account's (its
+    number is the account's `session_generation`: signing out, a new password, a changed
+    scope or a deactivation raise it); else the session ends.
+
+    The session is a signed cookie, so the server keeps nothing of it: a copy of the cookie
+    works wherever it is sent, until the account's number moves on."""
     g.console_officer = None
     g.console_actor = None
     refresh()  # the language is this request's (never one cached by an outer context)
@@ -107,6 +116,11 @@ def load_officer() -> None:
     officer = db.session.get(Officer, officer_id)
     if officer is None or not officer.active:
         sign_out()
+        return
+    if session.get("gen") != (officer.session_generation or 0):
+        sign_out()
+        flash(_("This sign-in has ended: the account was signed out, its password or its "
+                "access changed. Please sign in again."), "info")
         return
     if now - int(session.get("seen", 0)) > 30:  # coarse, so each click does not rewrite it
         session["seen"] = now
@@ -140,6 +154,9 @@ def headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if current_app.config.get("SAMOE_ENV") == "production":
+        # production is served over HTTPS only (development is plain http on 127.0.0.1)
+        response.headers["Strict-Transport-Security"] = HSTS
     if request.endpoint in ("console.static", "console.font"):
         response.headers.setdefault("Cache-Control", STATIC_CACHE)
     else:

@@ -438,3 +438,119 @@ def test_every_admin_post_without_the_csrf_token_is_refused_and_changes_nothing(
             assert "แบบฟอร์มนี้หมดอายุแล้ว" in text(response)
     assert state() == before
     assert desk.get("/console/admin/officers").status_code == 200  # still signed in
+
+
+# -- sessions, and what an administrator of a district may do ----------------------------------
+
+def test_a_new_scope_a_new_password_and_the_end_of_a_lockout_end_the_officer_s_sessions(
+        app, desk, session):
+    target = f.officer(session, agency="LEARN", area="4007", username="learn.np")
+    path = f"/console/admin/officers/{target.id}"
+    signed_in = Console(app.test_client(), target)  # the officer's own browser
+    kept = signed_in.client.get_cookie("session", path="/console").value
+
+    def replayed() -> int:
+        """The status of the queue for a browser with a copy of the old cookie."""
+        other = app.test_client()
+        other.set_cookie("session", kept, path="/console")
+        return other.get("/console/cases").status_code
+
+    assert replayed() == 200
+    assert desk.post(f"{path}/scope", {"role": "officer", "agency": "LEARN", "area": "400701",
+                                       "confirm": "1"}).status_code == 302
+    assert signed_in.get("/console/cases").status_code == 302 and replayed() == 302
+    again = Console(app.test_client(), target)  # signs in again, in the new scope
+    assert again.get("/console/cases").status_code == 200
+
+    password = temporary_password(desk.post(f"{path}/password", {"confirm": "1"}))
+    assert again.get("/console/cases").status_code == 302
+    assert login(app.test_client(), "learn.np", password).status_code == 302
+
+    third = app.test_client()
+    login(third, "learn.np", password)
+    desk.post(f"{path}/unlock", {"confirm": "1"})
+    assert third.get("/console/cases").status_code == 302
+
+    # an administrator's change to their own account keeps their own browser signed in
+    own = f"/console/admin/officers/{desk.officer.id}"
+    assert desk.post(f"{own}/scope", {"role": "admin", "agency": "SOCIAL", "area": "40",
+                                      "confirm": "1"}).status_code == 302
+    assert desk.get("/console/admin/officers").status_code == 200
+
+
+AUDIT_ROW = re.compile(r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>\s*<td><code>([^<]*)</code>"
+                       r"</td>\s*<td>([^<]*)</td>")
+
+
+def audit_rows(console, query: str = "") -> list[tuple[str, str, str]]:
+    """(who, action, case reference) of every row the audit page lists, newest first."""
+    page = console.get(f"/console/admin/audit?{query}")
+    assert page.status_code in (200, 422), text(page)[:2000]
+    return AUDIT_ROW.findall(text(page))
+
+
+def test_an_administrator_of_a_district_reads_only_its_area_s_audit_log(app, session,
+                                                                       volunteer):
+    secret = app.config["SECRET_KEY"]
+    here = f.report(session, secret, volunteer)  # ตำบลน้ำพอง, อำเภอน้ำพอง (4007)
+    far = f.report(session, secret, volunteer, subdistrict=f.CHONNABOT)  # อำเภอชนบท (4018)
+    local = f.actor(f.officer(session, agency="LEARN", area="4007", username="learn.np"))
+    remote = f.actor(f.officer(session, agency="LEARN", area="4018", username="learn.cb"))
+    audit.record(session, remote, "case.read", here)  # about a case of 4007: theirs
+    audit.record(session, remote, "case.read", far)
+    audit.record(session, local, "token.create")  # an officer of 4007: theirs
+    audit.record(session, remote, "token.create")
+    audit.record(session, Actor(kind="system", name="scheduler", via="cli"), "retention.purge")
+    session.commit()
+    district = Console(app.test_client(), f.officer(
+        session, role="admin", agency="EDU", area="4007", username="admin.np"))
+    province = Console(app.test_client(), f.officer(
+        session, role="admin", agency="EDU", area="40", username="admin.kk"))
+
+    shown = audit_rows(district)
+    assert ("learn.cb", "case.read", here.reference) in shown
+    assert ("learn.np", "token.create", "") in shown
+    assert far.reference not in {ref for _who, _action, ref in shown}
+    assert ("learn.cb", "token.create", "") not in shown
+    assert "retention.purge" not in {action for _who, action, _ref in shown}
+    everything = audit_rows(province)
+    assert ("learn.cb", "case.read", far.reference) in everything
+    assert ("learn.cb", "token.create", "") in everything
+    assert ("scheduler", "retention.purge", "") in everything
+
+    # a reference outside the area is answered like a missing case
+    assert audit_rows(district, f"reference={far.reference}") == []
+    outside = text(district.get(f"/console/admin/audit?reference={far.reference}"))
+    missing = text(district.get("/console/admin/audit?reference=KK-2569-99999"))
+    assert outside.replace(far.reference, "X") == missing.replace("KK-2569-99999", "X")
+    assert [r[1] for r in audit_rows(district, f"reference={here.reference}")] \
+        and all(ref == here.reference
+                for _w, _a, ref in audit_rows(district, f"reference={here.reference}"))
+    assert audit_rows(province, f"reference={far.reference}")
+
+
+def test_only_an_administrator_of_the_province_changes_an_agency_s_deadlines(
+        app, client, session, desk):
+    district_admin = f.officer(session, role="admin", agency="EDU", area="4007",
+                               username="admin.np")
+    district = Console(app.test_client(), district_admin)
+    listing = text(district.get("/console/admin/agencies"))
+    assert "แก้ไขได้เฉพาะผู้ดูแลระบบระดับจังหวัด" in listing
+    page = text(district.get("/console/admin/agencies/LEARN"))
+    assert 'name="verify"' not in page and "7 วัน" in page
+    refused = district.post("/console/admin/agencies/LEARN", {"verify": "3", "confirm": "1"})
+    assert refused.status_code == 403
+    assert "ผู้ดูแลระบบระดับจังหวัด" in text(refused)
+    token = f.token(session, district_admin)
+    api = client.put("/api/v1/agencies/LEARN/deadlines", json={"verify": 3},
+                     headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 403
+    session.expire_all()
+    assert session.get(Agency, "LEARN").verify_days is None
+    assert actions(session, "agency.deadlines") == []
+    # the province's administrator can
+    assert 'name="verify"' in text(desk.get("/console/admin/agencies/LEARN"))
+    assert desk.post("/console/admin/agencies/LEARN",
+                     {"verify": "3", "confirm": "1"}).status_code == 302
+    session.expire_all()
+    assert session.get(Agency, "LEARN").verify_days == 3

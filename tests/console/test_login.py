@@ -149,3 +149,113 @@ def test_sign_out_is_a_post_and_ends_the_session(client, session, learn_officer)
     assert response.status_code == 302 and response.headers["Location"] == "/console/login"
     assert client.get("/console/cases").status_code == 302
     assert audit_actions(session)[-1] == ("learn.np", "console.logout", None)
+
+
+# -- sessions that end when they should --------------------------------------------------------
+
+def copy_of(app, client):
+    """Another browser holding a copy of `client`'s session cookie (stolen, or kept)."""
+    cookie = client.get_cookie("session", path="/console")
+    assert cookie is not None
+    other = app.test_client()
+    other.set_cookie("session", cookie.value, path="/console")
+    return other
+
+
+def signed_in(client) -> bool:
+    return client.get("/console/cases").status_code == 200
+
+
+def test_a_cookie_copied_before_signing_out_no_longer_signs_in(app, client, session,
+                                                                learn_officer):
+    console = Console(client, learn_officer)
+    replay = copy_of(app, client)
+    assert signed_in(replay)  # a copy works like the original (a signed cookie)
+    console.post("/console/logout")
+    assert not signed_in(client)
+    response = replay.get("/console/cases")
+    assert response.status_code == 302 and response.headers["Location"].startswith(
+        "/console/login")
+    page = replay.get(response.headers["Location"]).get_data(as_text=True)
+    assert "กรุณาเข้าสู่ระบบอีกครั้ง" in page
+    assert not signed_in(replay)
+    # signing in again gives a session that works
+    assert login(replay, "learn.np").status_code == 302 and signed_in(replay)
+
+
+def test_signing_in_on_another_browser_keeps_the_first(app, client, learn_officer):
+    Console(client, learn_officer)
+    Console(app.test_client(), learn_officer)
+    assert signed_in(client)
+
+
+def test_a_new_password_ends_every_other_session_of_the_account(app, client, session,
+                                                               learn_officer):
+    console = Console(client, learn_officer)
+    elsewhere = Console(app.test_client(), learn_officer)
+    replay = copy_of(app, client)
+    response = console.post("/console/password", {
+        "current": PASSWORD, "new": "a brand new horse", "again": "a brand new horse"})
+    assert response.status_code == 302
+    assert signed_in(client)  # the browser that changed it goes on
+    assert not signed_in(replay) and not signed_in(elsewhere.client)
+    assert login(app.test_client(), "learn.np").status_code == 401
+    assert login(app.test_client(), "learn.np", "a brand new horse").status_code == 302
+
+
+def test_five_wrong_current_passwords_lock_the_account_and_end_its_sessions(
+        app, client, session, learn_officer):
+    console = Console(client, learn_officer)
+    elsewhere = Console(app.test_client(), learn_officer)
+    for n in range(5):
+        response = console.post("/console/password", {
+            "current": "not it at all", "new": "a brand new horse",
+            "again": "a brand new horse"})
+        assert response.status_code == (302 if n == 4 else 422)
+    session.expire_all()
+    officer = session.get(Officer, learn_officer.id)
+    assert officer.locked_until is not None and officer.failed_logins == 0
+    assert not signed_in(client) and not signed_in(elsewhere.client)
+
+
+def test_wrong_passwords_at_the_same_time_all_count(app, session, learn_officer):
+    """Eight sign-ins with a wrong password sent at once, over HTTP to the live server: the
+    count is kept in the database with atomic updates, so none is lost; no more than five
+    passwords are tried before the lock, and the account is locked."""
+    import threading
+
+    import requests
+
+    base = app.config["TEST_BASE_URL"]
+    browsers = []
+    for _ in range(8):
+        browser = requests.Session()
+        page = browser.get(f"{base}/console/login", timeout=30).text
+        start = page.index('name="csrf_token" value="') + len('name="csrf_token" value="')
+        browsers.append((browser, page[start:page.index('"', start)]))
+    ready = threading.Barrier(len(browsers))
+    answers: list[int] = []
+
+    def attempt(browser, token):
+        ready.wait()
+        answer = browser.post(f"{base}/console/login", timeout=60, allow_redirects=False,
+                              data={"username": "learn.np", "password": "not the password",
+                                    "csrf_token": token})
+        answers.append(answer.status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert answers == [401] * 8
+    session.expire_all()
+    officer = session.get(Officer, learn_officer.id)
+    assert officer.locked_until is not None and officer.locked_until > dt.datetime.now(dt.UTC)
+    reasons = [reason for _who, action, reason in audit_actions(session)
+               if action == "console.login_failed"]
+    assert len(reasons) == 8
+    # each password tried was counted: four wrong, the fifth locked; the rest never tried
+    assert sorted(reasons) == sorted(["wrong_password"] * 4 + ["locked_now"]
+                                     + ["locked"] * 3)
+    assert login(app.test_client(), "learn.np", PASSWORD).status_code == 401  # locked
