@@ -8,6 +8,14 @@ system. For officers, `scope_clause` is the SQL condition every case query adds:
   roles `supervisor` and `admin`: every agency's cases in that area.
 
 A case outside the scope is reported as not found, so its existence does not leak.
+
+Who sees a case's personal data in full (`sees_personal_data`), the one rule for the console's
+case page and its exports: the officers of the agency that owns the case and the supervisors
+of its area, while the guardian's consent to share it stands. An agency that only has a
+referral waiting sees the case masked until it accepts: enough to decide (group, age,
+situation, subdistrict, the reason for the referral), not who the child is. Administrators
+manage accounts, agencies and codes, not children: masked. After the guardian withdrew
+consent nobody sees it in full.
 """
 
 from __future__ import annotations
@@ -137,3 +145,23 @@ def may_change(actor: Actor, case: Case) -> bool:
     unless its personal data was erased (services.subject_rights): an erased case is never
     changed again."""
     return case.erased_at is None and in_charge(actor, case)
+
+
+#: The personal fields, masked for whoever does not see personal data in full.
+PERSONAL_FIELDS = ("child_name", "birth_date", "id_number", "guardian_name", "guardian_phone",
+                   "village", "village_no", "photos", "location")
+
+
+def sees_personal_data(actor: Actor, case: Case, consent_withdrawn: bool) -> bool:
+    """Whether `actor`, who can see `case`, may see its personal data (PERSONAL_FIELDS) in
+    full: on the case page once they reveal it, in an export at once. A `supervisor` of the
+    area, or an `officer` of the agency that owns the case, unless the guardian withdrew
+    consent (`consent_withdrawn`: every consent of the case withdrawn,
+    services.consent.is_withdrawn). An agency with only a pending referral, an
+    administrator, and everyone else get the masked view."""
+    if consent_withdrawn or actor.kind != "officer":
+        return False
+    if actor.role == "supervisor":
+        return True
+    return actor.role == "officer" and case.owner_agency_code == actor.agency_code
+

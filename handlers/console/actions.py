@@ -1,11 +1,13 @@
 """The case-work actions of the console: the API's actions (handlers/api/cases.py and
 referrals.py), through the same domain services with the officer as the actor.
 
-Changes of stage or owner (a transition, reopening, a referral and its answer, a withdrawal of
-consent) and a parent link code are asked once more on a confirmation page; records (a
-service, an appointment, a visit, a note) are saved from their form. Each saved change is
-audited by the service; a refused one brings the case page back with the reason in words and
-everything typed still in the form."""
+Every action is confirmed: its form leads to a confirmation page that says exactly what will be
+recorded (words for codes, Buddhist-era dates, the day an empty date means), with a button
+to confirm (the only POST that saves) and one to go back and edit (to the case page with
+everything typed still in the form: `back`). The confirmation page is shown only for a change that would
+be saved: the change is first run through its service and undone (`_dry_run`), so a refusal
+comes at once, on the case page, with the reason in words and what was typed kept. Each saved
+change is audited by the service."""
 
 from __future__ import annotations
 
@@ -25,6 +27,15 @@ from .forms import FormError, choice, parse_clock, parse_day
 from .pages import load_case, render_case
 from .security import actor, error_page, login_required
 
+#: The case page's forms and their fields: what "back" puts into them again.
+FORMS = {
+    "transition": ("note",), "reopen": ("reason",), "refer": ("to_agency", "reason"),
+    "answer": ("reason",), "service": ("code", "provided_on", "note"),
+    "visit": ("outcome", "visited_on", "note"), "appointment": ("day", "time", "place",
+                                                                "purpose"),
+    "note": ("text",), "consent": ("reason",), "link_code": (),
+}
+
 
 def _form(*names: str) -> dict:
     return {name: request.form.get(name, "") for name in names}
@@ -39,29 +50,65 @@ def _refused(ref: str, form: str, message: str, status: int):
     db.session.rollback()
     case = load_case(ref)
     values = {key: value for key, value in request.form.items() if key != "csrf_token"}
-    return render_case(case, errors={form: message}, values={form: values}, status=status)
+    return render_case(case, errors={form: message}, values={form: values}, status=status,
+                       focus=form)
+
+
+def _refusal(ref: str, form: str, error: Exception):
+    """The refused page for an error a change raised (None for any other error)."""
+    if isinstance(error, (WorkflowError, consent.ConsentError)):
+        return _refused(ref, form, present.error_message(error.code), error.status)
+    if isinstance(error, FormError):
+        return _refused(ref, form, error.message, error.status)
+    return None
+
+
+def _dry_run(ref: str, form: str, change):
+    """Run a change and undo it, before its confirmation page: None when it would be saved,
+    else the case page with the reason. Nothing of it stays (not even its audit rows)."""
+    try:
+        change()
+    except (WorkflowError, consent.ConsentError, FormError) as exc:
+        return _refusal(ref, form, exc)
+    db.session.rollback()
+    return None
 
 
 def _save(ref: str, form: str, change, done: str, anchor: str = "timeline"):
     """Run a change; commit and go back to the case, or show why it was refused."""
     try:
         change()
-    except WorkflowError as exc:
-        return _refused(ref, form, present.error_message(exc.code), exc.status)
-    except consent.ConsentError as exc:
-        return _refused(ref, form, present.error_message(exc.code), exc.status)
-    except FormError as exc:
-        return _refused(ref, form, exc.message, exc.status)
+    except (WorkflowError, consent.ConsentError, FormError) as exc:
+        return _refusal(ref, form, exc)
     db.session.commit()
     flash(done, "ok")
     return redirect(url_for(".case_page", ref=ref, _anchor=anchor))
 
 
-def _confirm(case: Case, title: str, lines: list[tuple[str, str]], keep: dict,
+def _confirm(case: Case, form: str, title: str, lines: list[tuple[str, str]], keep: dict,
              button: str, danger: bool = False):
-    """The confirmation page: what is about to happen, and the same form once more."""
-    return render_template("console/confirm.html", case=case, title=title, lines=lines,
-                           keep=keep, action=request.path, button=button, danger=danger)
+    """The confirmation page: what is about to be recorded, the same form once more (its
+    values hidden), and the way back to the case page's `form` with them."""
+    return render_template("console/confirm.html", case=case, form=form, title=title,
+                           lines=lines, keep=keep, action=request.path, button=button,
+                           danger=danger)
+
+
+@bp.post("/cases/<string:ref>/back", endpoint="back")
+@login_required
+def back(ref: str):
+    """From a confirmation page back to the case page, with what was typed in the form it
+    came from (nothing is saved)."""
+    case = load_case(ref)
+    form = request.form.get("back_to")
+    if form not in FORMS:
+        return redirect(url_for(".case_page", ref=case.reference))
+    values = {name: request.form.get(name, "") for name in FORMS[form]}
+    return render_case(case, values={form: values}, focus=form)
+
+
+def _text_line(text: str | None) -> str:
+    return text.strip() if text and text.strip() else "–"
 
 
 # -- stages ----------------------------------------------------------------------------------
@@ -75,6 +122,9 @@ def transition(ref: str):
     if values["to"] not in workflow.TRANSITIONS.get(case.stage, ()):
         return _refused(ref, "transition", present.error_message("transition_not_allowed"),
                         409)
+    def change():
+        workflow.transition(db.session, actor(), case, values["to"], values["note"] or None)
+
     if not _confirmed():
         stage = present.words(present.OFFICER_STAGE_WORDS, values["to"])
         lines = [(_("Case"), case.reference),
@@ -82,10 +132,10 @@ def transition(ref: str):
                  (_("To"), stage)]
         if values["note"].strip():
             lines.append((_("Internal note"), values["note"]))
-        return _confirm(case, _("Move this case to \"%(stage)s\"?", stage=stage), lines,
-                        values, _("Yes, move it"), danger=values["to"] == "closed")
-    return _save(ref, "transition", lambda: workflow.transition(
-        db.session, actor(), case, values["to"], values["note"] or None),
+        return _dry_run(ref, "transition", change) or _confirm(
+            case, "transition", _("Move this case to \"%(stage)s\"?", stage=stage), lines,
+            values, _("Yes, move it"), danger=values["to"] == "closed")
+    return _save(ref, "transition", change,
         _("Saved: the case is now \"%(stage)s\".",
           stage=present.words(present.OFFICER_STAGE_WORDS, values["to"])))
 
@@ -98,12 +148,15 @@ def reopen(ref: str):
     values = _form("reason")
     if not values["reason"].strip():
         return _refused(ref, "reopen", present.error_message("reason_required"), 422)
+    def change():
+        workflow.reopen(db.session, actor(), case, values["reason"])
+
     if not _confirmed():
-        return _confirm(case, _("Reopen this case?"),
-                        [(_("Case"), case.reference), (_("Reason"), values["reason"])],
-                        values, _("Yes, reopen it"))
-    return _save(ref, "reopen", lambda: workflow.reopen(db.session, actor(), case,
-                                                        values["reason"]),
+        return _dry_run(ref, "reopen", change) or _confirm(
+            case, "reopen", _("Reopen this case?"),
+            [(_("Case"), case.reference), (_("Reason"), values["reason"])],
+            values, _("Yes, reopen it"))
+    return _save(ref, "reopen", change,
                  _("Saved: the case is open again, at \"%(stage)s\".",
                    stage=present.words(present.OFFICER_STAGE_WORDS, "verifying")))
 
@@ -120,13 +173,16 @@ def refer(ref: str):
         return _refused(ref, "refer", FormError("choose_agency").message, 422)
     if not values["reason"].strip():
         return _refused(ref, "refer", present.error_message("reason_required"), 422)
+    def change():
+        workflow.refer(db.session, actor(), case, values["to_agency"], values["reason"])
+
     if not _confirmed():
-        return _confirm(case, _("Refer this case to %(agency)s?",
-                                agency=present.agency_name(values["to_agency"])),
-                        [(_("Case"), case.reference), (_("Reason"), values["reason"])],
-                        values, _("Yes, refer it"))
-    return _save(ref, "refer", lambda: workflow.refer(db.session, actor(), case,
-                                                      values["to_agency"], values["reason"]),
+        return _dry_run(ref, "refer", change) or _confirm(
+            case, "refer", _("Refer this case to %(agency)s?",
+                             agency=present.agency_name(values["to_agency"])),
+            [(_("Case"), case.reference), (_("Reason"), values["reason"])],
+            values, _("Yes, refer it"))
+    return _save(ref, "refer", change,
                  _("Sent: %(agency)s has been asked to take the case.",
                    agency=present.agency_name(values["to_agency"])))
 
@@ -157,14 +213,20 @@ def accept(referral_id: int):
     except WorkflowError as exc:
         return _cancelled_page(exc)
     case = row.case
+    reference = case.reference
+
+    def change():
+        workflow.accept_referral(db.session, actor(), row)
+
     if not _confirmed():
-        return _confirm(case, _("Take this case for %(agency)s?",
-                                agency=present.agency_name(row.to_agency_code)),
-                        [(_("Case"), case.reference),
-                         (_("From"), present.agency_name(row.from_agency_code)),
-                         (_("Reason"), row.reason)], {}, _("Yes, accept it"))
-    return _save(case.reference, "answer", lambda: workflow.accept_referral(
-        db.session, actor(), row), _("Accepted: the case is now with your agency."))
+        return _dry_run(reference, "answer", change) or _confirm(
+            case, "answer", _("Take this case for %(agency)s?",
+                              agency=present.agency_name(row.to_agency_code)),
+            [(_("Case"), case.reference),
+             (_("From"), present.agency_name(row.from_agency_code)),
+             (_("Reason"), row.reason)], {}, _("Yes, accept it"))
+    return _save(reference, "answer", change,
+                 _("Accepted: the case is now with your agency."))
 
 
 @bp.post("/referrals/<int:referral_id>/decline")
@@ -180,11 +242,13 @@ def decline(referral_id: int):
     if not values["reason"].strip():
         return _refused(case.reference, "answer", present.error_message("reason_required"),
                         422)
-    if not _confirmed():
-        return _confirm(case, _("Decline this referral?"),
-                        [(_("Case"), case.reference), (_("Reason"), values["reason"])],
-                        values, _("Yes, decline it"), danger=True)
     reference = case.reference
+    if not _confirmed():
+        return _dry_run(reference, "answer", lambda: workflow.decline_referral(
+            db.session, actor(), row, values["reason"])) or _confirm(
+            case, "answer", _("Decline this referral?"),
+            [(_("Case"), case.reference), (_("Reason"), values["reason"])],
+            values, _("Yes, decline it"), danger=True)
     try:
         workflow.decline_referral(db.session, actor(), row, values["reason"])
     except WorkflowError as exc:
@@ -200,19 +264,40 @@ def decline(referral_id: int):
 
 
 # -- records ---------------------------------------------------------------------------------
+#
+# A date left empty means today (in Khon Kaen): the confirmation page names the day, and the
+# confirmed form carries it, so what is saved is what was shown (even past midnight).
+
+def _today() -> dt.date:
+    return workflow.local_today(utcnow())
+
 
 @bp.post("/cases/<string:ref>/services")
 @login_required
 def record_service(ref: str):
-    """Record a service given to the child."""
+    """Record a service given to the child (confirmed first)."""
     case = load_case(ref)
     values = _form("code", "provided_on", "note")
 
     def change():
         code = choice(values["code"], SERVICES, "choose_service")
-        workflow.record_service(db.session, actor(), case, code,
-                                parse_day(values["provided_on"]), values["note"] or None)
+        day = parse_day(values["provided_on"]) or _today()
+        values["provided_on"] = day.isoformat()
+        workflow.record_service(db.session, actor(), case, code, day, values["note"] or None)
 
+    if not _confirmed():
+        refused = _dry_run(ref, "service", change)
+        if refused:
+            return refused
+        return _confirm(
+            case, "service", _("Record this service?"),
+            [(_("Case"), case.reference),
+             (_("Service"), present.words(present.SERVICE_WORDS, values["code"])),
+             (_("Given on"), present.show_day(dt.date.fromisoformat(values["provided_on"]))),
+             (_("Note"), _text_line(values["note"])),
+             (_("What happens"), _("It goes on the timeline. Parents linked on LINE are told "
+                                   "and asked to confirm it."))],
+            values, _("Yes, record it"))
     return _save(ref, "service", change, _("Saved: the service is on the timeline. Linked "
                                            "parents are asked to confirm it."))
 
@@ -220,31 +305,62 @@ def record_service(ref: str):
 @bp.post("/cases/<string:ref>/visits")
 @login_required
 def record_visit(ref: str):
-    """Record a home visit."""
+    """Record a home visit (confirmed first)."""
     case = load_case(ref)
     values = _form("outcome", "visited_on", "note")
 
     def change():
         outcome = choice(values["outcome"], VISIT_OUTCOMES, "choose_outcome")
-        workflow.record_visit(db.session, actor(), case, outcome,
-                              parse_day(values["visited_on"]), values["note"] or None)
+        day = parse_day(values["visited_on"]) or _today()
+        values["visited_on"] = day.isoformat()
+        workflow.record_visit(db.session, actor(), case, outcome, day, values["note"] or None)
 
+    if not _confirmed():
+        refused = _dry_run(ref, "visit", change)
+        if refused:
+            return refused
+        return _confirm(
+            case, "visit", _("Record this home visit?"),
+            [(_("Case"), case.reference),
+             (_("What the visit found"), present.words(present.VISIT_WORDS,
+                                                       values["outcome"])),
+             (_("Visited on"), present.show_day(dt.date.fromisoformat(values["visited_on"]))),
+             (_("Note"), _text_line(values["note"]))],
+            values, _("Yes, record it"))
     return _save(ref, "visit", change, _("Saved: the home visit is on the timeline."))
 
 
 @bp.post("/cases/<string:ref>/appointments")
 @login_required
 def set_appointment(ref: str):
-    """Set an appointment (a day and a time in Khon Kaen)."""
+    """Set an appointment, a day and a time in Khon Kaen (confirmed first)."""
     case = load_case(ref)
     values = _form("day", "time", "place", "purpose")
+    when: list[dt.datetime] = []
 
     def change():
         day = parse_day(values["day"], required=True)
-        at = dt.datetime.combine(day, parse_clock(values["time"]), tzinfo=BANGKOK)
+        clock = parse_clock(values["time"])
+        at = dt.datetime.combine(day, clock, tzinfo=BANGKOK)
+        values["day"], values["time"] = day.isoformat(), f"{clock:%H:%M}"
+        when[:] = [at]
         workflow.set_appointment(db.session, actor(), case, at, values["place"] or None,
                                  values["purpose"] or None)
 
+    if not _confirmed():
+        refused = _dry_run(ref, "appointment", change)
+        if refused:
+            return refused
+        return _confirm(
+            case, "appointment", _("Set this appointment?"),
+            [(_("Case"), case.reference),
+             (_("Day"), present.show_day(when[0].date())),
+             (_("Time"), present.show_time(when[0])),
+             (_("Meeting place"), _text_line(values["place"])),
+             (_("Purpose"), _text_line(values["purpose"])),
+             (_("What happens"), _("Parents linked on LINE are told the day, the time and "
+                                   "the place, and reminded the day before."))],
+            values, _("Yes, set it"))
     return _save(ref, "appointment", change,
                  _("Saved: the appointment is set. Linked parents are told."))
 
@@ -252,12 +368,20 @@ def set_appointment(ref: str):
 @bp.post("/cases/<string:ref>/notes")
 @login_required
 def add_note(ref: str):
-    """Add an internal note (never shown to parents)."""
+    """Add an internal note, never shown to parents (confirmed first)."""
     case = load_case(ref)
     values = _form("text")
-    return _save(ref, "note", lambda: workflow.add_note(db.session, actor(), case,
-                                                        values["text"]),
-                 _("Saved: the note is on the timeline."))
+
+    def change():
+        workflow.add_note(db.session, actor(), case, values["text"])
+
+    if not _confirmed():
+        return _dry_run(ref, "note", change) or _confirm(
+            case, "note", _("Save this internal note?"),
+            [(_("Case"), case.reference), (_("Internal note"), values["text"].strip()),
+             (_("Who sees it"), _("Officers only: it is never shown to parents."))],
+            values, _("Yes, save it"))
+    return _save(ref, "note", change, _("Saved: the note is on the timeline."))
 
 
 # -- consent and the parent's link code ------------------------------------------------------
@@ -268,14 +392,17 @@ def withdraw_consent(ref: str):
     """Record the guardian's withdrawal of consent (confirmed first)."""
     case = load_case(ref)
     values = _form("reason")
+    def change():
+        consent.withdraw(db.session, actor(), case, values["reason"] or None)
+
     if not _confirmed():
         lines = [(_("Case"), case.reference)]
         if values["reason"].strip():
             lines.append((_("Reason"), values["reason"]))
-        return _confirm(case, _("Record that the guardian withdrew consent?"), lines, values,
-                        _("Yes, record it"), danger=True)
-    return _save(ref, "consent", lambda: consent.withdraw(db.session, actor(), case,
-                                                          values["reason"] or None),
+        return _dry_run(ref, "consent", change) or _confirm(
+            case, "consent", _("Record that the guardian withdrew consent?"), lines, values,
+            _("Yes, record it"), danger=True)
+    return _save(ref, "consent", change,
                  _("Saved: consent withdrawn. The case is no longer shared with other "
                    "agencies."))
 
@@ -288,7 +415,7 @@ def link_code(ref: str):
     if not access.may_change(actor(), case):
         return _refused(ref, "link_code", present.error_message("not_owner"), 409)
     if not _confirmed():
-        return _confirm(case, _("Make a new link code for the parent?"),
+        return _confirm(case, "link_code", _("Make a new link code for the parent?"),
                         [(_("Case"), case.reference)], {}, _("Yes, make a code"))
     now = utcnow()
     code = cases.issue_link_code(db.session, current_app.config["SECRET_KEY"], case,

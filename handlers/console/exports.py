@@ -2,17 +2,14 @@
 (all pages, in the queue's order) as CSV or XLSX, within the officer's scope (services.access).
 
 Personal fields (the child's name, birth date and identity number, the guardian's name and
-phone, the village and its number) are written in full only for:
-
-- a `supervisor` (the area's cases, every agency: DESIGN.md §1 "sees dashboards and overdue
-  cases; exports data");
-- an `officer`, for the cases their agency owns (the officer in charge, who may change the
-  case: services.access.may_change).
-
-They are masked the way the queue masks them (first name and an initial, the last four digits)
-for an officer's cases that are only referred to their agency and not yet accepted, for an
-`admin` (who manages accounts and does not work cases), and for every case whose guardian
-withdrew consent. The column "Personal data" says which rows are masked.
+phone, the village and its number) are written in full by the same rule as the case page's
+"show personal data" (services.access.sees_personal_data): for the officers of the agency
+that owns the case and the supervisors of the area, unless the guardian withdrew consent.
+They are masked the way the queue masks them (first name and an initial, the last four
+digits, the village as •••••) for a case only referred to the officer's agency and not yet
+accepted, for an `admin` (who manages accounts, not cases), and for every case whose
+guardian withdrew consent.
+The column "Personal data" says which rows are masked.
 
 Headers and words are Thai whatever the console's language, so a file reads the same for
 everyone; each date is given twice: ISO (2026-08-13, a date cell in XLSX) and the Buddhist
@@ -37,7 +34,7 @@ from bot.extensions import db
 from bot.thai_text import thai_date
 from handlers.notifications import OFFICER_STAGE_WORDS, words
 from models import BANGKOK, Agency, Area, Case, Consent, utcnow
-from services import audit, exports, queue, reminders, workflow
+from services import access, audit, exports, queue, reminders, workflow
 from services.access import Actor, scope_clause
 from services.cases import age_on
 
@@ -58,13 +55,10 @@ def export_helpers() -> dict:
     return {"export_args": export_args}
 
 
-def personal_allowed(who: Actor, case: Case) -> bool:
-    """Whether the export may hold this case's personal fields in full (see the module)."""
-    if not who.is_officer:
-        return False
-    if who.role == "supervisor":
-        return True
-    return who.role == "officer" and case.owner_agency_code == who.agency_code
+def personal_allowed(who: Actor, case: Case, consent_withdrawn: bool) -> bool:
+    """Whether the export may hold this case's personal fields in full: the case page's rule
+    (services.access.sees_personal_data)."""
+    return access.sees_personal_data(who, case, consent_withdrawn)
 
 
 def headers() -> list[str]:
@@ -158,7 +152,7 @@ class Export:
                 .group_by(Consent.case_id)
                 .having(sa.func.count(Consent.withdrawn_at) == sa.func.count(Consent.id))))
             for case in batch:
-                allowed = personal_allowed(self.who, case) and case.id not in withdrawn
+                allowed = personal_allowed(self.who, case, case.id in withdrawn)
                 self.rows += 1
                 self.personal_rows += allowed
                 yield self.row(case, pending.get(case.id), allowed)
@@ -219,8 +213,9 @@ def about_lines(who: Actor, filters: queue.CaseFilters, sort: str, now: dt.datet
         (_("Order"), sort),
         (_("Number of cases"), str(count)),
         (_("Personal data"),
-         _("Shown in full only on the cases your agency is in charge of (supervisors: every "
-           "case of the area); masked elsewhere and when the guardian withdrew consent.")),
+         _("Shown in full, as on the case page, only on the cases your agency owns "
+           "(supervisors: every case of the area); masked on cases only referred to your "
+           "agency and when the guardian withdrew consent.")),
     ]
 
 

@@ -128,9 +128,11 @@ def queue_page():
         cursor = None
         rows, next_cursor = listing.page(db.session, who, filters, values["sort"], None,
                                          PAGE_SIZE, now)
-    counts = listing.chip_counts(db.session, who, filters, now)
-    items = serialize.case_summaries(db.session, rows)
     districts, subdistricts = scope_areas(who.area_code, filters.district)
+    counts = listing.chip_counts(db.session, who, filters, now,
+                                 districts=[a.code for a in districts],
+                                 subdistricts=[a.code for a in subdistricts])
+    items = serialize.case_summaries(db.session, rows)
     audit.record(db.session, who, "case.list", references=[c.reference for c in rows],
                  filters=filters.as_detail(), cursor=cursor, sort=values["sort"])
     db.session.commit()
@@ -139,15 +141,24 @@ def queue_page():
         next_url=query_url(values, cursor=next_cursor) if next_cursor else None,
         first_url=query_url(values) if cursor else None, query_url=query_url,
         stages=STAGES, groups=TARGET_GROUPS, sorts=listing.SORTS, districts=districts,
-        subdistricts=subdistricts, count_cap=listing.COUNT_CAP)
+        subdistricts=subdistricts, count_cap=listing.COUNT_CAP,
+        scope_read=listing.SCOPE_READ)
 
 
 
 # -- a case ----------------------------------------------------------------------------------
 
 def revealed(reference: str) -> bool:
+    """Whether this session revealed the case's personal data in the last REVEAL_SECONDS
+    (whether it may see them is `may_reveal`'s to say)."""
     shown = session.get("revealed") or {}
     return shown.get(reference, 0) > time.time()
+
+
+def may_reveal(case: Case) -> bool:
+    """Whether the officer may see this case's personal data in full: services.access's one
+    rule, the same as in exports."""
+    return access.sees_personal_data(actor(), case, consent.is_withdrawn(db.session, case))
 
 
 def remember_reveal(reference: str) -> None:
@@ -165,13 +176,15 @@ def forget_reveal(reference: str) -> None:
 
 
 def render_case(case: Case, errors: dict | None = None, values: dict | None = None,
-                status: int = 200):
+                status: int = 200, focus: str | None = None):
     """The case page (a read of personal data: written to the audit log). `errors` and
-    `values` bring back a refused form with what was typed in it."""
+    `values` bring back a refused form with what was typed in it (`focus`: that form)."""
     who = actor()
-    shown = revealed(case.reference)
+    withdrawn = consent.is_withdrawn(db.session, case)
+    allowed = access.sees_personal_data(who, case, withdrawn)
+    shown = allowed and revealed(case.reference)
     detail = serialize.case_detail(db.session, case)
-    photos = [] if consent.is_withdrawn(db.session, case) else list(db.session.scalars(
+    photos = [] if withdrawn else list(db.session.scalars(
         sa.select(CasePhoto.id).where(CasePhoto.case_id == case.id).order_by(CasePhoto.id)))
     pending = detail["pending_referral"]
     can_change = access.may_change(who, case)
@@ -181,7 +194,8 @@ def render_case(case: Case, errors: dict | None = None, values: dict | None = No
     audit.record(db.session, who, "case.read", case, revealed=shown)
     db.session.commit()
     return render_template(
-        "console/case.html", case=case, d=detail, shown=shown, photos=photos,
+        "console/case.html", case=case, d=detail, shown=shown, may_reveal=allowed,
+        mask=present.MASK, withdrawn=withdrawn, focus=focus, photos=photos,
         can_change=can_change, can_answer=can_answer, pending=pending,
         transitions=TRANSITIONS.get(case.stage, ()), services=SERVICES,
         outcomes=VISIT_OUTCOMES, agencies=agencies, errors=errors or {},
@@ -199,11 +213,17 @@ def case_page(ref: str):
 @bp.post("/cases/<string:ref>/reveal")
 @login_required
 def reveal(ref: str):
-    """Show this case's personal data for a while; the reveal is written to the audit log."""
+    """Show this case's personal data for a while, to those who may see it
+    (services.access.sees_personal_data); the reveal is written to the audit log."""
     case = load_case(ref)
     if request.form.get("hide") == "1":
         forget_reveal(case.reference)
         return _to_case(case)
+    if not may_reveal(case):
+        return render_case(case, errors={"reveal": _(
+            "Personal data of this case is not shown to you: it is shown to the agency that "
+            "owns the case and the area's supervisors, while the guardian's consent "
+            "stands.")}, status=403)
     audit.record(db.session, actor(), "case.reveal", case)
     db.session.commit()
     remember_reveal(case.reference)
@@ -220,7 +240,7 @@ def photo(ref: str, photo_id: int):
     """A photo of the child, from the database, once revealed (audited); never after the
     guardian withdrew consent."""
     case = load_case(ref)
-    if not revealed(case.reference) or consent.is_withdrawn(db.session, case):
+    if not revealed(case.reference) or not may_reveal(case):
         abort(404)
     row = db.session.scalar(sa.select(CasePhoto).where(CasePhoto.id == photo_id,
                                                        CasePhoto.case_id == case.id))

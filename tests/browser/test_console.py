@@ -1,7 +1,8 @@
 """The officer console in Debian's chromium: an officer of อำเภอน้ำพอง's learning-promotion
 office signs in, finds a child in the queue and works the case to closed (verify → in support
-→ a service → a home visit → close), each step confirmed on the page; a form whose CSRF token
-was taken out is refused and changes nothing.
+→ a service → a home visit → close), each step confirmed on a page that says what will be
+recorded (going back keeps what was typed); a form whose CSRF token was taken out is refused
+and changes nothing.
 
 Screenshots go to the test's tmp folder, and to `$SAMOE_SCREENSHOTS` too when it is set
 (`SAMOE_SCREENSHOTS=docs bash scripts/test.sh tests/browser/test_console.py` refreshes
@@ -15,7 +16,8 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from bot.extensions import db
-from models import Case, TimelineEntry
+from bot.thai_text import thai_date
+from models import BANGKOK, Case, TimelineEntry
 from tests import factories as f
 from tests.browser.test_chat_page import screenshot
 
@@ -98,13 +100,27 @@ def test_screenshots_an_officer_works_a_case_from_the_queue_to_closed(
     move_to(page, "ตรวจสอบข้อมูล")
     move_to(page, "กำลังช่วยเหลือ")
 
+    # A service: the confirmation says what will be recorded, in words and a Buddhist-era
+    # date (the empty date is today); going back keeps what was typed.
     page.locator("#service-code").select_option("learn_enrolment")
     page.locator("#service-note").fill("สมัครเรียน ศกร.น้ำพอง ภาคเรียนที่ 2")
     page.get_by_role("button", name="บันทึกความช่วยเหลือ").click()
+    confirm = page.locator("#confirm")
+    expect(confirm.get_by_role("heading")).to_have_text("ยืนยันบันทึกความช่วยเหลือนี้ไหมคะ")
+    expect(confirm).to_contain_text("สมัครเรียน ศกร.น้ำพอง ภาคเรียนที่ 2")
+    expect(confirm).to_contain_text(thai_date(dt.datetime.now(BANGKOK).date()))
+    page.get_by_role("button", name="ย้อนกลับไปแก้ไข").click()
+    expect(page.locator("#service-note")).to_have_value("สมัครเรียน ศกร.น้ำพอง ภาคเรียนที่ 2")
+    expect(page.locator("#service-code")).to_have_value("learn_enrolment")
+    page.get_by_role("button", name="บันทึกความช่วยเหลือ").click()
+    page.get_by_role("button", name="ยืนยันบันทึก").click()
     expect(page.locator(".flash")).to_contain_text("บันทึกความช่วยเหลือแล้วค่ะ")
 
     page.locator("#visit-outcome").select_option("back_in_school")
     page.get_by_role("button", name="บันทึกการเยี่ยมบ้าน").click()
+    expect(page.locator("#confirm").get_by_role("heading")).to_have_text(
+        "ยืนยันบันทึกการเยี่ยมบ้านนี้ไหมคะ")
+    page.get_by_role("button", name="ยืนยันบันทึก").click()
     expect(page.locator(".flash")).to_contain_text("บันทึกการเยี่ยมบ้านแล้วค่ะ")
 
     move_to(page, "ปิดเคส")
@@ -137,5 +153,6 @@ def test_a_form_without_its_csrf_token_is_refused_in_the_browser(app, page, sess
     page.goto(f"/console/cases/{reference}")
     page.locator("#note-text").fill("โทรคุยกับแม่แล้ว")
     page.get_by_role("button", name="บันทึก", exact=True).click()
+    page.get_by_role("button", name="ยืนยันบันทึก").click()
     expect(page.locator(".flash")).to_contain_text("บันทึกแล้วค่ะ")
     expect(page.locator("#timeline")).to_contain_text("โทรคุยกับแม่แล้ว")

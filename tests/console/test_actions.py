@@ -52,17 +52,18 @@ ACTIONS = {
     "service": (None, ("services", {"code": "scholarship", "provided_on": TODAY.isoformat(),
                                     "note": "ทุนเสมอภาค 😊"}),
                 ("services", {"code": "scholarship", "provided_on": TODAY.isoformat(),
-                              "note": "ทุนเสมอภาค 😊"}), "learn"),
+                              "note": "ทุนเสมอภาค 😊", "confirm": "1"}), "learn"),
     "appointment": (None, ("appointments", {"at": f"{SOON.isoformat()}T09:30:00+07:00",
                                             "place": "ศกร.น้ำพอง", "purpose": "enrol"}),
                     ("appointments", {"day": SOON.isoformat(), "time": "09:30",
-                                      "place": "ศกร.น้ำพอง", "purpose": "enrol"}), "learn"),
+                                      "place": "ศกร.น้ำพอง", "purpose": "enrol",
+                                      "confirm": "1"}), "learn"),
     "visit": (None, ("visits", {"outcome": "found", "visited_on": TODAY.isoformat(),
                                 "note": "at home"}),
               ("visits", {"outcome": "found", "visited_on": TODAY.isoformat(),
-                          "note": "at home"}), "learn"),
+                          "note": "at home", "confirm": "1"}), "learn"),
     "note": (None, ("notes", {"text": "called the mother"}),
-             ("notes", {"text": "called the mother"}), "learn"),
+             ("notes", {"text": "called the mother", "confirm": "1"}), "learn"),
     "withdraw": (None, ("consent/withdraw", {"reason": "by phone"}),
                  ("consent/withdraw", {"reason": "by phone", "confirm": "1"}), "learn"),
     "link_code": (None, ("link-codes", None), ("link-code", {"confirm": "1"}), "learn"),
@@ -75,11 +76,12 @@ def outcome(session, case_id: int) -> dict:
     case = session.get(Case, case_id)
     timeline = [(e.kind, e.public, {k: v for k, v in (e.detail or {}).items()
                                     if not k.endswith("_id")
-                                    and k not in ("at", "expires_at", "reference")})
+                                    and k not in ("at", "expires_at", "reference", "channel")})
                 for e in session.scalars(sa.select(TimelineEntry).where(
                     TimelineEntry.case_id == case_id).order_by(TimelineEntry.id))]
     audit = [(a.action, {k: v for k, v in (a.detail or {}).items()
-                         if k not in ("via", "reference", "expires_at") and not k.endswith("_id")})
+                         if k not in ("via", "reference", "expires_at", "channel")
+                         and not k.endswith("_id")})
              for a in session.scalars(sa.select(AuditEntry).where(
                  AuditEntry.case_id == case_id,
                  AuditEntry.action.not_in(("case.read", "case.list", "case.reveal")))
@@ -195,8 +197,14 @@ def test_thai_digits_emoji_and_buddhist_era_dates_are_taken(console, session, a_
     today = dt.datetime.now(BANGKOK).date()
     typed = f"{today.day}/{today.month}/{today.year + 543}".translate(
         str.maketrans("0123456789", "".join(chr(0x0E50 + i) for i in range(10))))
+    asked = console.post(url + "/visits", {"outcome": "found", "visited_on": typed,
+                                           "note": "น้องยิ้ม 😊 สบายดี"})
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert f"{today.day} " in page and f" {today.year + 543}</dd>" in page  # Buddhist era
+    assert f'name="visited_on" value="{today.isoformat()}"' in page  # read, then kept
     response = console.post(url + "/visits", {"outcome": "found", "visited_on": typed,
-                                              "note": "น้องยิ้ม 😊 สบายดี"})
+                                              "note": "น้องยิ้ม 😊 สบายดี", "confirm": "1"})
     assert response.status_code == 302
     session.expire_all()
     visit_note = session.scalar(sa.select(TimelineEntry.detail).where(
@@ -204,3 +212,98 @@ def test_thai_digits_emoji_and_buddhist_era_dates_are_taken(console, session, a_
     assert visit_note["text"] == "น้องยิ้ม 😊 สบายดี"
     flash = console.get(url).get_data(as_text=True)
     assert "บันทึกการเยี่ยมบ้านแล้วค่ะ" in flash
+
+
+# -- records are confirmed too -----------------------------------------------------------------
+
+def facts(page: str) -> dict[str, str]:
+    """The confirmation page's list: label -> value."""
+    import html
+
+    return {html.unescape(k): html.unescape(v) for k, v in re.findall(
+        r"<dt>([^<]*)</dt><dd class=\"pre\">([^<]*)</dd>", page)}
+
+
+def kept(page: str) -> dict[str, str]:
+    """The values the confirmation's form carries (hidden), without its token and way back."""
+    import html
+
+    form = page.split('id="confirm"')[1].split("</form>")[0]
+    return {name: html.unescape(value) for name, value in re.findall(
+        r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', form)
+        if name not in ("csrf_token", "back_to")}
+
+
+RECORDS = {
+    # path, typed, what the confirmation page says (label: value), what is kept
+    "service": ("services", {"code": "scholarship", "provided_on": "", "note": "ทุนเสมอภาค"},
+                {"ความช่วยเหลือ": "ทุนการศึกษา", "หมายเหตุ": "ทุนเสมอภาค"},
+                {"code": "scholarship", "provided_on": TODAY.isoformat(), "note": "ทุนเสมอภาค"}),
+    "visit": ("visits", {"outcome": "found", "visited_on": "", "note": ""},
+              {"ผลการเยี่ยมบ้าน": "พบน้องที่บ้าน", "หมายเหตุ": "–"},
+              {"outcome": "found", "visited_on": TODAY.isoformat(), "note": ""}),
+    "appointment": ("appointments", {"day": f"{SOON.day}/{SOON.month}/{SOON.year + 543}",
+                                     "time": "9.30", "place": "ศกร.น้ำพอง", "purpose": ""},
+                    {"เวลา": "09:30 น.", "สถานที่นัด": "ศกร.น้ำพอง", "เรื่องที่นัด": "–"},
+                    {"day": SOON.isoformat(), "time": "09:30", "place": "ศกร.น้ำพอง",
+                     "purpose": ""}),
+    "note": ("notes", {"text": "โทรคุยกับแม่แล้ว"}, {"บันทึกภายใน": "โทรคุยกับแม่แล้ว"},
+             {"text": "โทรคุยกับแม่แล้ว"}),
+}
+
+
+@pytest.mark.parametrize("name", list(RECORDS))
+def test_a_record_is_shown_in_words_and_saved_only_once_confirmed(console, session, a_case,
+                                                                  name):
+    path, typed, says, keeps = RECORDS[name]
+    url = f"/console/cases/{a_case.reference}"
+    before = outcome(session, a_case.id)
+    before.pop("vias")
+
+    asked = console.post(f"{url}/{path}", typed)
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "ยังไม่บันทึกจนกว่าจะกดยืนยันค่ะ" in page
+    shown = facts(page)
+    for label, value in says.items():
+        assert shown[label] == value, (label, shown)
+    day = {"service": TODAY, "visit": TODAY, "appointment": SOON}.get(name)
+    if day:  # the day in words and the Buddhist era, the empty date as today
+        from bot.thai_text import thai_date
+
+        assert thai_date(day) in shown.values()
+    assert kept(page) == keeps
+    assert 'name="confirm" value="1"' in page and "ย้อนกลับไปแก้ไข" in page
+    after = outcome(session, a_case.id)
+    after.pop("vias")
+    assert after == before  # nothing saved, nothing audited but the reads
+
+    # back: the case page with what was typed in the form, still nothing saved
+    back = console.post(f"{url}/back", {**keeps, "back_to": name})
+    assert back.status_code == 200
+    form = back.get_data(as_text=True).split(f'id="{name}-form"')[1].split("</form>")[0]
+    for value in keeps.values():
+        if value:
+            assert value in form
+    assert " autofocus" in form
+    after = outcome(session, a_case.id)
+    after.pop("vias")
+    assert after == before
+
+    done = console.post(f"{url}/{path}", {**keeps, "confirm": "1"})
+    assert done.status_code == 302
+    after = outcome(session, a_case.id)
+    assert len(after["timeline"]) > len(before["timeline"])
+    assert [a for a, _d in after["audit"]][len(before["audit"]):] == [f"case.{name}"]
+
+
+def test_a_record_that_would_be_refused_gets_no_confirmation_page(console, session, a_case):
+    url = f"/console/cases/{a_case.reference}"
+    refused = console.post(url + "/visits", {"outcome": "found", "visited_on": "1/1/2600",
+                                             "note": "ไปบ้านแล้ว"})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'name="confirm"' not in page and "ไปบ้านแล้ว" in page
+    assert session.scalar(sa.select(sa.func.count(AuditEntry.id)).where(
+        AuditEntry.action == "case.visit")) == 0
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from models import AuditEntry
+from models import AuditEntry, Referral
 from tests import factories as f
 from tests.console.conftest import Console
 
@@ -29,7 +29,7 @@ def test_personal_data_is_masked_until_revealed(app, console, session, volunteer
     assert "ต้นกล้า จ." in page and "ใจดี" not in page
     assert "••••• 2346" in page and "1103700012346" not in page
     assert "••••• 5678" in page and "0812345678" not in page
-    assert "บ้านโนน" in page and "หมู่ที่ 3" not in page
+    assert "บ้านโนน" not in page and "หมู่ที่ 3" not in page  # the village too
     assert "บัวพันธ์ จ." in page  # the guardian, masked the same way
     assert "google.com/maps" not in page and "/photos/" not in page
     assert "แสดงข้อมูล" in page
@@ -41,7 +41,7 @@ def test_personal_data_is_masked_until_revealed(app, console, session, volunteer
     assert [a for a, _ in actions(session)][-1] == "case.reveal"
     page = console.get(url).get_data(as_text=True)
     assert "เด็กชายต้นกล้า ใจดี" in page and "1103700012346" in page
-    assert "0812345678" in page and "หมู่ที่ 3" in page
+    assert "0812345678" in page and "บ้านโนน หมู่ที่ 3" in page
     assert 'href="https://www.google.com/maps?q=16.7,102.85"' in page
     assert actions(session)[-1][1]["revealed"] is True
     photo_id = session.execute(sa.text("select id from case_photos")).scalar()
@@ -105,3 +105,67 @@ def test_the_case_page_in_english(console, a_case):
     console.post("/console/language", {"lang": "en"})
     page = console.get(f"/console/cases/{a_case.reference}").get_data(as_text=True)
     assert "Show personal data" in page and "Timeline" in page and "Case received" in page
+
+
+def test_who_sees_personal_data_is_one_rule_on_the_page_and_in_exports(
+        app, client, session, a_case, learn_officer):
+    """The officers of the owning agency and the area's supervisors may show a case's
+    personal data and export it in full; an agency with only a referral waiting, and an
+    administrator, see it masked in both; once the guardian withdrew consent, nobody."""
+    import csv
+    import io
+
+    from services import consent, workflow
+
+    url = f"/console/cases/{a_case.reference}"
+    workflow.refer(session, f.actor(learn_officer), a_case, "SOCIAL", "needs a grant")
+    session.commit()
+    accounts = {
+        "owner": learn_officer,
+        "referred": f.officer(session, agency="SOCIAL", area="40", username="social.kk"),
+        "supervisor": f.officer(session, role="supervisor", agency="SOCIAL", area="4007",
+                                username="boss.np"),
+        "admin": f.officer(session, role="admin", agency="EDU", area="40",
+                           username="admin.kk"),
+    }
+
+    def what(account) -> tuple[bool, bool, bool]:
+        """(the page offers the reveal, the reveal shows the data, the export is in full)"""
+        console = Console(app.test_client(), account)
+        offered = 'id="reveal"' in console.get(url).get_data(as_text=True)
+        answer = console.post(url + "/reveal")
+        shown = "1103700012346" in console.get(url).get_data(as_text=True)
+        with console.get("/console/exports/cases.csv") as response:
+            rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True)
+                                                   .lstrip("\ufeff"))))
+        [row] = [r for r in rows if r["เลขที่เรื่อง"] == a_case.reference]
+        full = row["ข้อมูลส่วนบุคคล"] == "แสดง"
+        assert full == ("1103700012346" in str(row))
+        assert answer.status_code == (302 if offered else 403)
+        return offered, shown, full
+
+    assert {name: what(a) for name, a in accounts.items()} == {
+        "owner": (True, True, True), "referred": (False, False, False),
+        "supervisor": (True, True, True), "admin": (False, False, False)}
+    refused = Console(app.test_client(), accounts["referred"]).post(url + "/reveal")
+    assert "รับเรื่องแล้ว" in Console(app.test_client(), accounts["referred"]).get(
+        url).get_data(as_text=True)
+    assert refused.status_code == 403
+    reveals = [d for a, d in actions(session) if a == "case.reveal"]
+    assert len(reveals) == 2  # the owner's and the supervisor's; a refusal is no reveal
+
+    # after the answer, the agency that took the case is its owner
+    referral = session.scalar(sa.select(sa.func.max(Referral.id)))
+    Console(app.test_client(), accounts["referred"]).post(
+        f"/console/referrals/{referral}/accept", {"confirm": "1"})
+    assert what(accounts["referred"]) == (True, True, True)
+
+    # the guardian withdrew consent: nobody, on the page or in a file
+    session.expire_all()  # the case changed owner in the app
+    consent.withdraw(session, f.actor(accounts["referred"]), a_case, "by phone")
+    session.commit()
+    for name in ("referred", "supervisor"):
+        assert what(accounts[name]) == (False, False, False), name
+    page = Console(app.test_client(), accounts["supervisor"]).get(url).get_data(as_text=True)
+    assert "ผู้ปกครองถอนความยินยอมแล้ว" in page
+

@@ -139,3 +139,102 @@ def test_the_queue_needs_no_javascript(console, cases):
     page = console.get("/console/cases").get_data(as_text=True)
     assert '<form method="get" action="/console/cases"' in page
     assert 'type="submit"' in page
+
+
+# -- the counts of the group, district and subdistrict options ---------------------------------
+
+SELECT = re.compile(r'<select name="(\w+)"[^>]*>(.*?)</select>', re.S)
+OPTION = re.compile(r'<option value="(\w+)"[^>]*>[^<(]*?(?: \(([^)]*)\))?</option>')
+
+
+def option_counts(response) -> dict[str, dict[str, str | None]]:
+    """Each select of the filters: option value -> the count it shows (None: no count)."""
+    page = response.get_data(as_text=True)
+    return {name: {value: count or None for value, count in OPTION.findall(body)}
+            for name, body in SELECT.findall(page) if name in ("group", "district",
+                                                                "subdistrict", "stage")}
+
+
+def check_each_option_lists_as_many_as_it_says(console, query: dict) -> None:
+    """Every option's count is the number of cases the queue lists with it chosen."""
+    shown = option_counts(console.get("/console/cases", query_string=query))
+    for name in ("group", "district", "subdistrict"):
+        for value, count in shown[name].items():
+            chosen = {**query, name: value}
+            if name == "district":
+                chosen.pop("subdistrict", None)
+            listed = refs(console.get("/console/cases", query_string=chosen))
+            assert count == f"{len(listed):,}", (query, name, value, count, listed)
+
+
+def test_the_options_say_how_many_cases_each_would_list(app, client, session, cases):
+    from tests.console.conftest import Console
+
+    c = cases
+    learn = f.officer(session, agency="LEARN", area="4007", username="learn.np")
+    workflow.transition(session, f.actor(learn), c["mali"], "verifying")
+    session.commit()
+    boss = Console(client, f.officer(session, role="supervisor", agency="EDU", area="4007",
+                                     username="boss.np"))
+    shown = option_counts(boss.get("/console/cases"))
+    assert shown["group"] == {"early_childhood": "1", "out_of_school": "3"}
+    assert shown["district"] == {"4007": "4"}
+    assert shown["subdistrict"]["400701"] == "3" and shown["subdistrict"]["400702"] == "1"
+    assert set(shown["subdistrict"].values()) == {"0", "1", "3"}
+    assert shown["stage"]["received"] == "3" and shown["stage"]["verifying"] == "1"
+    page = boss.get("/console/cases").get_data(as_text=True)
+    assert "เด็กเล็ก 0-6 ปี (1)</option>" in page and "น้ำพอง (3)</option>" in page
+
+    # the group filter finds its case; the options count with it, their own filter aside
+    assert refs(boss.get("/console/cases?group=early_childhood")) == [c["young"].reference]
+    chosen = option_counts(boss.get("/console/cases?group=early_childhood"))
+    assert chosen["group"] == {"early_childhood": "1", "out_of_school": "3"}
+    assert chosen["district"] == {"4007": "1"} and chosen["subdistrict"]["400701"] == "1"
+    assert chosen["subdistrict"]["400702"] == "0"
+
+    for query in ({}, {"group": "out_of_school"}, {"stage": "received"},
+                  {"district": "4007", "subdistrict": "400702"}, {"q": "ใจ"},
+                  {"q": c["mali"].reference}, {"q": "ไม่มีชื่อนี้"}):
+        check_each_option_lists_as_many_as_it_says(boss, query)
+    # a search counts the options from the matches (one read): the same figures
+    searched = option_counts(boss.get("/console/cases", query_string={"q": "ใจ"}))
+    assert searched["group"] == {"early_childhood": "1", "out_of_school": "1"}  # ใจดี, ใจงาม
+    assert searched["subdistrict"]["400701"] == "2" and searched["subdistrict"]["400702"] == "0"
+
+    # a province's supervisor: every district, with the other filters as they are
+    province = Console(app.test_client(), f.officer(session, role="supervisor", agency="EDU",
+                                                    area="40", username="boss.kk"))
+    districts = option_counts(province.get("/console/cases"))["district"]
+    assert len(districts) == 26 and districts["4007"] == "4" and districts["4018"] == "1"
+    assert option_counts(province.get("/console/cases?group=early_childhood"))[
+        "district"]["4018"] == "0"
+    check_each_option_lists_as_many_as_it_says(province, {"stage": "received"})
+    # an officer: the scope's own counts (LEARN's cases of its district)
+    mine = option_counts(Console(app.test_client(), learn).get("/console/cases"))
+    assert mine["group"] == {"early_childhood": "0", "out_of_school": "3"}
+
+
+def test_option_counts_only_when_they_are_exact_and_cheap(app, console, session, cases,
+                                                          monkeypatch):
+    """The lists count from one read of the officer's scope when it holds at most
+    SCOPE_READ cases (or of a name's matches, at most COUNT_CAP): never a guess."""
+    from handlers.console import listing
+
+    monkeypatch.setattr(listing, "SCOPE_READ", 3)  # LEARN's three cases: read whole
+    shown = option_counts(console.get("/console/cases?stage=received"))
+    assert shown["group"]["out_of_school"] == "3"
+    assert shown["subdistrict"] == {**{code: "0" for code in shown["subdistrict"]},
+                                    "400701": "2", "400702": "1"}
+    monkeypatch.setattr(listing, "SCOPE_READ", 2)  # one more than may be read: no counts
+    response = console.get("/console/cases?stage=received")
+    shown = option_counts(response)
+    assert {count for select in ("group", "district", "subdistrict")
+            for count in shown[select].values()} == {None}
+    page = response.get_data(as_text=True)
+    assert 'id="no-option-counts"' in page and re.search(r"ทั้งหมด <b>3</b>", page)
+    # a name searched counts its matches, up to the chips' cap
+    searched = option_counts(console.get("/console/cases", query_string={"q": "ดี"}))
+    assert searched["group"] == {"early_childhood": "0", "out_of_school": "2"}  # ใจดี, หอมดี
+    monkeypatch.setattr(listing, "COUNT_CAP", 1)
+    searched = option_counts(console.get("/console/cases", query_string={"q": "ดี"}))
+    assert set(searched["group"].values()) == {None}
