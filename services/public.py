@@ -19,21 +19,27 @@ When a shared figure is 1-4, or a table cannot be protected, the second table is
 and the first is protected without locks. With fewer than 5 cases in the province nothing
 is published but that.
 
-The figures are kept for PUBLIC_CACHE_SECONDS (default 300) per process, so a busy page
-recomputes at most once per period (one grouped query over the cases).
+Once a day, from a fixed cut-off. Figures renewed every few minutes could be compared: a
+district going from 12 to 13 between two visits says a child was just reported there, and the
+moment of a report narrows down who. So the page publishes the figures of one cut-off a day,
+00:00 in Khon Kaen (`cut_off`): the cases reported before it, counted once (`current`, by the
+first request after midnight; one grouped query), stored in `public_snapshots` and served from
+there all day by every process (a per-process `Cache` keeps the day's figures in memory). Two
+looks the same day show the same figures; a day's change is that of a whole day. The stages
+are those of the moment the day's figures were counted (normally just after midnight).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
-import time
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import Area, Case, utcnow
+from models import BANGKOK, Area, Case, PublicSnapshot, utcnow
 from services.cases import STAGES, TARGET_GROUPS
 from services.suppression import THRESHOLD, TOTAL, Table, Unprotectable, protect
 
@@ -65,23 +71,36 @@ class PublicFigures:
         return None if any(part is None for part in parts) else sum(parts)
 
 
-def counts(session: Session, province: str) -> dict[tuple[str, str, str], int]:
-    """(district, group, stage) -> cases, over the whole province (one grouped query)."""
+def cut_off(now: dt.datetime) -> dt.datetime:
+    """The day's cut-off: 00:00 in Khon Kaen of `now`'s day there (an aware UTC time)."""
+    local = now.astimezone(BANGKOK)
+    return dt.datetime.combine(local.date(), dt.time(), BANGKOK).astimezone(dt.UTC)
+
+
+def counts(session: Session, province: str, before: dt.datetime | None = None
+           ) -> dict[tuple[str, str, str], int]:
+    """(district, group, stage) -> cases, over the whole province (one grouped query); only
+    the cases reported before `before` when given."""
+    where = [Case.district_code.like(f"{province}%")]
+    if before is not None:
+        where.append(Case.created_at < before)
     rows = session.execute(
         sa.select(Case.district_code, Case.target_group, Case.stage, sa.func.count())
-        .where(Case.district_code.like(f"{province}%"))
+        .where(*where)
         .group_by(Case.district_code, Case.target_group, Case.stage))
     return {(d, g, s): int(n) for d, g, s, n in rows}
 
 
-def build(session: Session, province: str, now: dt.datetime | None = None) -> PublicFigures:
-    """Count, then protect: the figures of the public page (no cache)."""
-    now = now or utcnow()
+def build(session: Session, province: str, now: dt.datetime | None = None,
+          before: dt.datetime | None = None) -> PublicFigures:
+    """Count, then protect: the figures of the public page, of every case now or (`before`)
+    of those reported before a cut-off, which is then their `as_of`. Nothing is stored."""
+    now = before or now or utcnow()
     place = session.get(Area, province)
     districts = list(session.scalars(
         sa.select(Area).where(Area.level == "district", Area.parent_code == province)
         .order_by(Area.code)))
-    data = counts(session, province)
+    data = counts(session, province, before)
     known = {d.code for d in districts}
     rows = [d.code for d in districts]
     by_district: dict[tuple[str, str], int] = {}
@@ -127,29 +146,100 @@ def protect_both(rows: list[str], by_district: dict, by_stage: dict
         return None, None
 
 
-class Cache:
-    """The public figures of one province, computed at most once per `seconds` (one
-    computation at a time; the others wait for it and share it)."""
+# -- stored once a day -----------------------------------------------------------------------
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+def _table_json(table: Table | None) -> dict | None:
+    if table is None:
+        return None
+    return {"rows": table.rows, "cols": table.cols,
+            "cells": [[r, c, table.value[(r, c)], table.state.get((r, c))]
+                      for r, c in table.keys()],
+            "locked": sorted([list(key) for key in table.locked])}
+
+
+def _table_of(data: dict | None) -> Table | None:
+    if data is None:
+        return None
+    value = {(r, c): n for r, c, n, _state in data["cells"]}
+    state = {(r, c): st for r, c, _n, st in data["cells"] if st is not None}
+    return Table(rows=list(data["rows"]), cols=list(data["cols"]), value=value, state=state,
+                 locked=frozenset(tuple(key) for key in data["locked"]))
+
+
+def to_json(figures: PublicFigures) -> str:
+    """The figures as stored in `public_snapshots.figures`."""
+    return json.dumps({
+        "as_of": figures.as_of.isoformat(), "province_th": figures.province_th,
+        "province_en": figures.province_en, "total": figures.total, "enough": figures.enough,
+        "districts": _table_json(figures.districts), "stages": _table_json(figures.stages),
+        "names": figures.names}, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str) -> PublicFigures:
+    data = json.loads(text)
+    return PublicFigures(
+        as_of=dt.datetime.fromisoformat(data["as_of"]), province_th=data["province_th"],
+        province_en=data["province_en"], total=data["total"], enough=data["enough"],
+        districts=_table_of(data["districts"]), stages=_table_of(data["stages"]),
+        names={code: tuple(pair) for code, pair in data["names"].items()})
+
+
+def _insert_missing(session: Session, **values):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(PublicSnapshot).values(**values).on_conflict_do_nothing(
+        index_elements=["province_code", "day"])
+
+
+def stored(session: Session, province: str, day: dt.date) -> PublicFigures | None:
+    """The figures stored for a province and day (None if not counted yet)."""
+    text = session.scalar(sa.select(PublicSnapshot.figures).where(
+        PublicSnapshot.province_code == province, PublicSnapshot.day == day))
+    return from_json(text) if text is not None else None
+
+
+def current(session: Session, province: str, now: dt.datetime | None = None
+            ) -> tuple[PublicFigures, bool]:
+    """The figures of today's cut-off (of `now`'s day in Khon Kaen): the stored ones, else
+    counted now and stored, and whether this call counted them. Two processes counting at
+    once: the first stored wins and both return it. Commits what it stores."""
+    now = now or utcnow()
+    mark = cut_off(now)
+    day = mark.astimezone(BANGKOK).date()
+    kept = stored(session, province, day)
+    if kept is not None:
+        return kept, False
+    fresh = build(session, province, before=mark)
+    session.execute(_insert_missing(session, province_code=province, day=day, cut_off=mark,
+                                    computed_at=utcnow(), figures=to_json(fresh)))
+    session.commit()
+    return stored(session, province, day) or fresh, True
+
+
+class Cache:
+    """The public figures of the day, kept in this process once read or counted (`current`):
+    the next cut-off's are read when the day changes. One read at a time; the others wait
+    for it and share it."""
+
+    def __init__(self):
         self._lock = threading.Lock()
         self._value: PublicFigures | None = None
-        self._at = float("-inf")
-        self.computed = 0
+        self._key: tuple[str, dt.date] | None = None
+        self.computed = 0  # how many times this process counted a day's figures
 
-    def get(self, session: Session, province: str) -> PublicFigures:
+    def get(self, session: Session, province: str,
+            now: dt.datetime | None = None) -> PublicFigures:
+        now = now or utcnow()
+        key = (province, cut_off(now).astimezone(BANGKOK).date())
         with self._lock:
-            if self._value is None or time.monotonic() - self._at >= self.seconds \
-                    or self._province != province:
-                self._value = build(session, province)
-                self._province = province
-                self._at = time.monotonic()
-                self.computed += 1
+            if self._value is None or self._key != key:
+                self._value, counted = current(session, province, now)
+                self._key = key
+                self.computed += counted
             return self._value
 
     def clear(self) -> None:
         with self._lock:
             self._value = None
-
-    _province: str | None = None

@@ -5,9 +5,11 @@ font and nothing from outside.
 Only what services.public computes is shown: counts by district (by name, never a code),
 by target group and stage, open and closed, every count from 1 to 4 shown as "<5" and enough
 others hidden that none can be worked out (services.suppression). No names, villages,
-references or codes. The figures are cached for PUBLIC_CACHE_SECONDS (default 300) per
-process and the page says so to browsers and proxies (Cache-Control: public, max-age).
-The page sets no cookie and reads none.
+references or codes. The figures are those of the day's cut-off, 00:00 in Khon Kaen,
+counted once a day and stored (services.public: figures renewed every few minutes could be
+compared to spot a child just reported); the page says of which day. Browsers and proxies may
+keep the page PUBLIC_CACHE_SECONDS (default 300: Cache-Control: public, max-age), so the new
+day's figures show within minutes of midnight. The page sets no cookie and reads none.
 """
 
 from __future__ import annotations
@@ -32,11 +34,10 @@ CSP = ("default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; "
 
 
 def cache() -> public.Cache:
-    """This app's cache of the public figures (one per process)."""
+    """This app's copy of the day's public figures (one per process)."""
     store = current_app.extensions.get("samoe.public")
     if store is None:
-        seconds = float(current_app.config.get("PUBLIC_CACHE_SECONDS", 300))
-        store = current_app.extensions["samoe.public"] = public.Cache(seconds)
+        store = current_app.extensions["samoe.public"] = public.Cache()
     return store
 
 
@@ -65,7 +66,7 @@ def dashboard():
             "public/dashboard.html", f=figures, cell=cell, TOTAL=TOTAL, stages=STAGES,
             groups=TARGET_GROUPS, group_words={c.value: str(c.label) for c in GROUPS},
             stage_words={k: str(v) for k, v in STAGE_WORDS.items()},
-            as_of=f"{thai_date(local)} {thai_time(local)}", minutes=max(1, max_age() // 60))
+            as_of_day=thai_date(local.date()), as_of_time=thai_time(local))
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = f"public, max-age={max_age()}"
     return response
@@ -87,5 +88,7 @@ def headers(response):
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
+    if current_app.config.get("SAMOE_ENV") == "production":  # served over HTTPS only
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     response.headers.setdefault("Cache-Control", f"public, max-age={max_age()}")
     return response

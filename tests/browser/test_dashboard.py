@@ -49,7 +49,8 @@ def a_province(app) -> None:
                 for code in weights}
         for district, n in weights.items():
             for _i in range(n):
-                created = now - dt.timedelta(days=rng.uniform(0.5, 360))
+                # a day old at least: reported before midnight, so on /public too
+                created = now - dt.timedelta(days=rng.uniform(1, 360))
                 stage = rng.choices(STAGES, weights=[10, 8, 6, 14, 6, 18])[0]
                 age = (now - created).days
                 acted = None if stage == "received" and rng.random() < .6 else \
@@ -122,5 +123,6 @@ def test_screenshots_anyone_opens_the_public_dashboard(app, page, tmp_path):
     expect(districts.locator("tbody tr", has_text="เวียงเก่า").locator("td.sum")).to_have_text(
         "<5")
     expect(page.locator("main")).not_to_contain_text("4007")
+    expect(page.locator("#as-of")).to_contain_text("เวลา 00:00 น.")
     assert page.evaluate("document.fonts.check('16px \"Noto Sans Thai\"', 'ก')") is True
     screenshot(page, tmp_path, "public-dashboard.png")

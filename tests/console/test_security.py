@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from bot.config import load_settings
 from models import AuditEntry, Case, Officer, TimelineEntry
 from services import workflow
 from tests import factories as f
-from tests.console.conftest import Console
+from tests.console.conftest import PASSWORD, Console, csrf_of
 
 POST_ROUTES = [
     "/console/login",
@@ -26,6 +27,7 @@ POST_ROUTES = [
     "/console/cases/{ref}/notes",
     "/console/cases/{ref}/link-code",
     "/console/cases/{ref}/consent/withdraw",
+    "/console/cases/{ref}/back",
     "/console/referrals/{referral}/accept",
     "/console/referrals/{referral}/decline",
     "/console/announcements",
@@ -169,3 +171,45 @@ def test_the_language_choice_survives_signing_out(console, client):
     console.post("/console/logout")
     login_page = client.get("/console/login").get_data(as_text=True)
     assert "Sign in to Samoe" in login_page
+
+
+PRODUCTION = {"SAMOE_ENV": "production", "SECRET_KEY": "k" * 32,
+              "DATA_ENCRYPTION_KEYS": "Lp4cRaxTNzkE3W0ZMLAdDhKmD8n3yFXOSaAvKF7kmqE=",
+              "AUDIT_CHAIN_KEY": "a" * 64, "ID_HASH_KEY": "h" * 64,
+              "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+
+
+def test_production_sends_the_cookie_over_https_only_and_says_to_keep_to_https(
+        app, client, learn_officer, monkeypatch, tmp_path):
+    production = load_settings(str(tmp_path), PRODUCTION)
+    development = load_settings(str(tmp_path), {})
+    assert production["SESSION_COOKIE_SECURE"] is True
+    assert development["SESSION_COOKIE_SECURE"] is False  # plain http on 127.0.0.1
+    assert load_settings(str(tmp_path), {**PRODUCTION, "SESSION_COOKIE_SECURE": "0"})[
+        "SESSION_COOKIE_SECURE"] is False  # said otherwise, on purpose
+
+    def sign_in_answer():
+        token = csrf_of(client)
+        return client.post("/console/login", data={
+            "username": "learn.np", "password": PASSWORD, "csrf_token": token})
+
+    # development (the tests' app): no Secure attribute, no HSTS
+    answer = sign_in_answer()
+    assert answer.status_code == 302
+    assert "Secure" not in answer.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" not in answer.headers
+    assert "Strict-Transport-Security" not in client.get("/public").headers
+
+    # the app with production's settings
+    for name in ("SAMOE_ENV", "SESSION_COOKIE_SECURE"):
+        monkeypatch.setitem(app.config, name, production[name])
+    secure = app.test_client()
+    token = csrf_of(secure)
+    answer = secure.post("/console/login", data={
+        "username": "learn.np", "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 302
+    cookie = answer.headers["Set-Cookie"]
+    assert "; Secure" in cookie and "HttpOnly" in cookie and "Path=/console" in cookie
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert secure.get("/public").headers["Strict-Transport-Security"] == "max-age=31536000"
+

@@ -1,7 +1,7 @@
 """The public dashboard at /public: no sign-in, Thai, counts only; every count of 1-4 shown as
 "<5" and the page, read back, gives none of them away (the attacks of test_suppression run on
 what the HTML shows); no case reference, child name, village or area code in the HTML; cache
-headers, no cookie, and the figures recomputed at most once per period."""
+headers, no cookie, and the figures of midnight, counted once a day and served from storage."""
 
 from __future__ import annotations
 
@@ -137,16 +137,60 @@ def test_the_public_page_shows_protected_counts_and_nothing_personal(app, client
     assert "&lt;5" in html and "ไม่แสดง" in html
 
 
-def test_the_figures_are_kept_for_a_while(app, client, s):
-    a_province(s)
+def test_the_figures_are_those_of_midnight_counted_once_a_day(app, client, s):
+    """Figures renewed during the day could be compared (12, then 13: a child was just
+    reported there); the page shows the figures of 00:00 in Khon Kaen, counted once a day
+    and served from storage by every process."""
+    from bot.thai_text import thai_date
+    from models import BANGKOK, PublicSnapshot
+
+    a_province(s)  # 81 children, reported three days ago
+    midnight = public.cut_off(NOW)
+    for _i in range(5):  # reported today, after midnight: tomorrow's figures
+        make_case(s, subdistrict="400701", group="out_of_school", stage="received",
+                  created=min(midnight + dt.timedelta(seconds=1), NOW))
+    s.commit()
     first = client.get("/public").get_data(as_text=True)
-    add(s, "400701", "out_of_school", "received", 5)
-    assert client.get("/public").get_data(as_text=True) == first  # the same 5 minutes
+    assert re.search(r"เด็กที่ได้รับแจ้ง</span><b>81</b>", first)
+    today = NOW.astimezone(BANGKOK).date()
+    assert f"ข้อมูล ณ วันที่ {thai_date(today)} เวลา 00:00 น." in first
     assert app.extensions["samoe.public"].computed == 1
+
+    # more children reported before midnight come in later (a report sent late): the same
+    # page all day, in this process and in any other
+    add(s, "400101", "out_of_school", "received", 5)
+    assert client.get("/public").get_data(as_text=True) == first
     app.extensions["samoe.public"].clear()
-    again = client.get("/public").get_data(as_text=True)
-    assert re.search(r"เด็กที่ได้รับแจ้ง</span><b>86</b>", again)
-    assert app.extensions["samoe.public"].computed == 2
+    assert client.get("/public").get_data(as_text=True) == first
+    assert app.extensions["samoe.public"].computed == 1  # read back, not counted again
+    other_process = public.Cache()
+    assert other_process.get(s, "40").total == 81 and other_process.computed == 0
+    [(day, cut_off)] = s.execute(sa.select(PublicSnapshot.day, PublicSnapshot.cut_off)).all()
+    assert day == today and cut_off == midnight
+
+    # the next day: counted once more, with everything reported before that midnight
+    tomorrow = NOW + dt.timedelta(days=1)
+    figures, counted = public.current(s, "40", tomorrow)
+    assert counted and figures.total == 91 and figures.as_of == public.cut_off(tomorrow)
+    again, counted = public.current(s, "40", tomorrow + dt.timedelta(hours=3))
+    assert not counted and again.total == 91
+    assert s.scalar(sa.select(sa.func.count()).select_from(PublicSnapshot)) == 2
+
+
+def test_the_cut_off_is_midnight_in_khon_kaen():
+    bangkok = dt.timezone(dt.timedelta(hours=7))
+    late = dt.datetime(2026, 12, 3, 23, 30, tzinfo=bangkok)
+    assert public.cut_off(late) == dt.datetime(2026, 12, 3, tzinfo=bangkok)
+    # 17:30 UTC is already 00:30 of the next day in Khon Kaen
+    assert public.cut_off(dt.datetime(2026, 12, 3, 17, 30, tzinfo=dt.UTC)) == \
+        dt.datetime(2026, 12, 4, tzinfo=bangkok)
+
+
+def test_the_stored_figures_are_the_figures(app, s):
+    a_province(s)
+    made = public.build(s, "40", before=public.cut_off(NOW))
+    back = public.from_json(public.to_json(made))
+    assert back == made
 
 
 def test_few_cases_show_nothing_but_a_note(app, client, s):
