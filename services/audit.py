@@ -32,8 +32,9 @@ rows left unsealed for longer than a sealer would leave them (`unsealed_old`: sl
 beside the application).
 
 What the chain cannot show by itself: the database rolled back as a whole to an earlier,
-consistent state (an old backup) or wiped entirely. The head's `started_at`, `seal_seq` and
-MAC printed by `verify` and logged by the sealer are there to be compared with the logs.
+consistent state (an old backup), or every seal and the head removed together (the sealer then
+starts a new chain, and logs that it did). The head's `started_at`, `seal_seq` and MAC printed
+by `verify` and logged by the sealer are there to be compared with the logs.
 
 Rows sealed before the chain was keyed (unkeyed SHA-256, migration ff58f151ae27) had their
 seals cleared by migration 0b7e4c1d2a9f: the sealer chains them again under the key.
