@@ -2,12 +2,12 @@
 referrals.py), through the same domain services with the officer as the actor.
 
 Every action is confirmed: its form leads to a confirmation page that says exactly what will be
-recorded (words for codes, Buddhist-era dates, the day an empty date means), with a button
-to confirm (the only POST that saves) and one to go back and edit (to the case page with
-everything typed still in the form: `back`). The confirmation page is shown only for a change that would
-be saved: the change is first run through its service and undone (`_dry_run`), so a refusal
-comes at once, on the case page, with the reason in words and what was typed kept. Each saved
-change is audited by the service."""
+recorded (words for codes, Buddhist-era dates, the day an empty date means), with a button to
+confirm (the only POST that saves) and one to go back and edit (to the case page with
+everything typed still in the form: `back`). The confirmation page is shown only for a change
+that would be saved: the change is first run through its service and undone (`_dry_run`), so
+a refusal comes at once, on the case page, with the reason in words and what was typed kept.
+Each saved change is audited by the service."""
 
 from __future__ import annotations
 
