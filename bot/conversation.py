@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from bot.dispatch import EventContext
 from bot.intents import Intent, match
 from bot.messages import text
-from bot.thai_text import clean, thai_date, thai_time
+from bot.thai_text import DONE_WORDS, clean, thai_date, thai_time
 from models import BANGKOK, ConversationState, utcnow
 
 END = "__end__"
@@ -178,6 +178,24 @@ class Step:
     def claims(self, turn: Turn) -> bool:
         """True when this step reads a message the engine would take as a command."""
         return False
+
+
+class MultiChoiceStep(Step):
+    """A question answered by several taps of fixed choices, then "Done" (tapped or typed:
+    "enough" means done here, not cancel)."""
+
+    def claims(self, turn: Turn) -> bool:
+        return turn.cleaned in DONE_WORDS
+
+    def tapped(self, turn: Turn, choices: list[Choice], done: str) -> str | None:
+        """The value tapped, or of the label typed; `done` for a word meaning done."""
+        value = turn.choice(self.name)
+        if value is None and turn.kind == "text":
+            value = next((c.value for c in choices if clean(str(c.label)) == turn.cleaned),
+                         None)
+            if turn.cleaned in DONE_WORDS:
+                value = done
+        return value
 
 
 class ChoiceStep(Step):

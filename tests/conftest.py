@@ -199,6 +199,15 @@ def assertion_engine(live):
 
 
 @pytest.fixture
+def s(app):
+    """The app's own session inside an app context, as services use it; rolled back after."""
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
 def session(app, assertion_engine):
     """A database session for the test's assertions and set-up (autocommit)."""
     with app.app_context(), Session(assertion_engine) as session:

@@ -22,6 +22,7 @@ from bot.conversation import (
     ChoiceStep,
     Engine,
     Flow,
+    MultiChoiceStep,
     Reask,
     Step,
     TextStep,
@@ -30,7 +31,7 @@ from bot.conversation import (
     postback_action,
 )
 from bot.messages import text
-from bot.thai_text import DONE_WORDS, clean, is_none_answer
+from bot.thai_text import clean, is_none_answer
 from handlers.announcements import announcement_messages, paused_notice
 from handlers.flows.report import GROUPS as CHILD_GROUPS
 from handlers.notifications import agency_name, show_date
@@ -202,7 +203,7 @@ def _who(draft) -> str:
     return ", ".join(words)
 
 
-class AudienceStep(Step):
+class AudienceStep(MultiChoiceStep):
     """Who receives it: one or several groups (each tap adds one, "Done" goes on), or
     everyone at once; parents are then narrowed to a children's group, or not."""
 
@@ -220,16 +221,8 @@ class AudienceStep(Step):
             question = _("Who should receive it? Choose a group, then add more if needed.")
         return [text(question, items)]
 
-    def claims(self, turn: Turn) -> bool:
-        return turn.cleaned in DONE_WORDS  # "enough" here means done, not cancel
-
     def take(self, ctx, draft, turn: Turn):
-        value = turn.choice(self.name)
-        if value is None and turn.kind == "text":
-            value = next((c.value for c in [*AUDIENCES, EVERYONE, DONE]
-                          if clean(str(c.label)) == turn.cleaned), None)
-            if turn.cleaned in DONE_WORDS:
-                value = DONE.value
+        value = self.tapped(turn, [*AUDIENCES, EVERYONE, DONE], DONE.value)
         chosen = _audience(draft)
         if value == EVERYONE.value:
             chosen = [c.value for c in AUDIENCES]

@@ -35,6 +35,7 @@ from bot.conversation import (
     ChoiceStep,
     Engine,
     Flow,
+    MultiChoiceStep,
     Reask,
     Step,
     TextStep,
@@ -46,7 +47,6 @@ from bot.dispatch import EventContext
 from bot.flex import bubble, flex, postback_button
 from bot.messages import text
 from bot.thai_text import (
-    DONE_WORDS,
     clean,
     is_none_answer,
     parse_birth,
@@ -272,7 +272,7 @@ class AddressStep(Step):
         return None
 
 
-class SituationStep(Step):
+class SituationStep(MultiChoiceStep):
     """Several situation flags: each tap adds one, "Done" goes on."""
 
     name = "situations"
@@ -289,16 +289,8 @@ class SituationStep(Step):
             question = _("What is the child's situation? Choose one, then add more if needed.")
         return [text(question, items)]
 
-    def claims(self, turn: Turn) -> bool:
-        return turn.cleaned in DONE_WORDS  # "enough" here means done, not cancel
-
     def take(self, ctx, draft, turn: Turn):
-        value = turn.choice(self.name)
-        if value is None and turn.kind == "text":
-            value = next((c.value for c in SITUATIONS + [Choice("__done__", _l("Done"))]
-                          if clean(str(c.label)) == turn.cleaned), None)
-            if turn.cleaned in DONE_WORDS:
-                value = "__done__"
+        value = self.tapped(turn, [*SITUATIONS, Choice("__done__", _l("Done"))], "__done__")
         chosen = draft.setdefault("situations", [])
         if value == "__done__" and chosen:
             return None

@@ -11,10 +11,8 @@ import signal
 import time
 from collections import Counter
 
-import pytest
 import sqlalchemy as sa
 
-from bot.extensions import db
 from models import Announcement, LineUser, utcnow
 from services import announcements
 from tests import factories as f
@@ -22,13 +20,6 @@ from tests.support import flask_command, flask_env, wait_until
 
 VOLUNTEERS = 2000  # four batches of 500
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 def test_a_sender_killed_mid_announcement_and_restarted_delivers_each_volunteer_once(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
 import sqlalchemy as sa
 
 from bot.extensions import db
@@ -29,13 +28,6 @@ DAY = dt.timedelta(days=1)
 YESTERDAY = (dt.datetime.now(BANGKOK) - DAY).date()
 AT = dt.datetime.combine(YESTERDAY, dt.time(3, 0), BANGKOK)
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 def scheduler_at(app, moment: dt.datetime, own_process: bool = False) -> dict:

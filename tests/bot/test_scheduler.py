@@ -98,13 +98,6 @@ def test_the_morning_slot_and_its_catch_up_window(moment, quiet, state):
 
 # -- one run per slot ------------------------------------------------------------------------
 
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
-
 
 def counting_job(calls: list, fail: int = 0) -> Job:
     def run(session, now):

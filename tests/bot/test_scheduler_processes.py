@@ -18,10 +18,8 @@ import signal
 import time
 from collections import Counter
 
-import pytest
 import sqlalchemy as sa
 
-from bot.extensions import db
 from bot.quiet_hours import QuietHours
 from models import (
     BANGKOK,
@@ -41,13 +39,6 @@ CLOCK_APP = "tests.apps.clock_app"
 REMINDER = "บันทึกการเยี่ยม"  # the visit reminder's button, in its text too
 DIGEST = "สวัสดีตอนเช้าค่ะ"
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 def bkk(day: int, hour: int, minute: int = 0) -> dt.datetime:

@@ -17,14 +17,6 @@ from tests import factories as f
 from tests.support import flask_command, flask_env
 
 
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
-
-
 def test_passwords_are_argon2id_and_checked(s):
     officer = f.officer(s)
     assert officer.password_hash.startswith("$argon2id$")

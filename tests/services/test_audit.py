@@ -23,13 +23,6 @@ from tests.support import flask_command, flask_env
 WHO = Actor(kind="officer", name="learn.np", role="officer", via="test", ip="10.0.0.1")
 
 
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
-
 
 def add(s, count: int) -> None:
     for n in range(count):

@@ -26,13 +26,6 @@ from tests.drills.support import PgDatabase
 NAME = "สมชาย ดีมาก"
 
 
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
-
 
 def rows(s, *actions: str) -> list[AuditEntry]:
     s.expire_all()

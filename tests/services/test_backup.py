@@ -44,13 +44,6 @@ def citizen_id() -> str:
     return first_twelve + str(citizen_id_check_digit(first_twelve))
 
 
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
-
 
 def _major_of(tool: str) -> int | None:
     try:

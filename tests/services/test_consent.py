@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from bot.extensions import db
 from models import (
     AuditEntry,
     Case,
@@ -31,13 +30,6 @@ from tests.support import Chat
 
 PARENT = "U" + "d8" * 16
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture

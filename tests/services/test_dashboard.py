@@ -14,7 +14,6 @@ import statistics
 import pytest
 import sqlalchemy as sa
 
-from bot.extensions import db
 from models import BANGKOK, Case
 from services import dashboard, stats
 from services.access import Actor
@@ -53,13 +52,6 @@ def actor(role: str, area: str, agency: str = "EDU") -> Actor:
     return Actor(kind="officer", name=f"{role}.{area}", role=role, agency_code=agency,
                  area_code=area, officer_id=1, via="test")
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture

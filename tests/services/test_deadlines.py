@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from bot.extensions import db
 from models import BANGKOK, Agency, AuditEntry, Case, LineUser, utcnow
 from services import deadlines, queue, reminders, subject_rights, workflow
 from services.access import Actor
@@ -21,13 +20,6 @@ from tests import factories as f
 DAY = dt.timedelta(days=1)
 T0 = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)  # 10:00 in Khon Kaen
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture

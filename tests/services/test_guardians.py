@@ -8,18 +8,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from bot.extensions import db
 from models import CaseGuardian, TimelineEntry
 from services import cases, guardians, workflow
 from tests import factories as f
-
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture

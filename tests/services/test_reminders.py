@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from bot.extensions import db
 from bot.outbox import render
 from bot.quiet_hours import QuietHours
 from bot.scheduler import JOBS, Scheduler
@@ -33,13 +32,6 @@ DAY = dt.timedelta(days=1)
 #: 08:00 in Khon Kaen on 10 Dec 2026 (01:00 UTC)
 MORNING = dt.datetime(2026, 12, 10, 8, 0, tzinfo=BANGKOK).astimezone(dt.UTC)
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture

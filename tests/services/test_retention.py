@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
 import sqlalchemy as sa
 
-from bot.extensions import db
 from models import (
     AuditEntry,
     Case,
@@ -31,13 +29,6 @@ from tests.support import flask_command, flask_env
 DAY = dt.timedelta(days=1)
 NOW = dt.datetime(2031, 6, 1, 3, 0, tzinfo=dt.UTC)
 
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 def inbox(s, n: int, handled_days_ago: float | None, status: str = "done") -> InboxEvent:

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.config import normalise_database_url
-from bot.extensions import db
 from models import (
     Appointment,
     AuditEntry,
@@ -37,14 +36,6 @@ from services import access, audit, cases, stats, subject_rights, workflow
 from services.subject_rights import RightsError
 from tests import factories as f
 from tests.rights_support import CHILD, ID_NUMBER, NOTES, PHOTO, full_case
-
-
-@pytest.fixture
-def s(app):
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from bot.extensions import db
 from models import CasePhoto, Consent, TimelineEntry, Visit, utcnow
 from services import subject_rights, visits
 from services.access import Actor
@@ -18,14 +17,6 @@ from tests import factories as f
 
 PHOTO = ("image/jpeg", b"\xff\xd8\xff visit photo")
 
-
-@pytest.fixture
-def s(app):
-    """The app's own session in an app context (the services never commit: tests do)."""
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture

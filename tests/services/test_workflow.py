@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.extensions import db
 from models import (
     AuditEntry,
     Case,
@@ -24,15 +23,6 @@ from services import access, workflow
 from services.access import Actor, NotFound
 from services.workflow import WorkflowError
 from tests import factories as f
-
-
-@pytest.fixture
-def s(app):
-    """The app's own session in an app context (the workflow never commits: tests do)."""
-    with app.app_context():
-        yield db.session
-        db.session.rollback()
-        db.session.remove()
 
 
 @pytest.fixture
