@@ -52,7 +52,9 @@ from models import (
     ServiceState,
     TimelineEntry,
     Visit,
+    crypto,
 )
+from services import audit
 from tests.support import Emulator
 
 CHANNEL_SECRET = "test-channel-secret-0123456789ab"
@@ -140,7 +142,13 @@ def live(database_url):
 
 @pytest.fixture
 def app(live):
-    """The live app, with every table emptied and the emulator reset before the test."""
+    """The live app, with every table emptied and the emulator reset before the test.
+
+    The data keys and the audit chain key are process-wide (models.crypto, services.audit,
+    set by create_app): another app a test made since (its own SECRET_KEY) must not leave its
+    keys behind for this one."""
+    crypto.configure(crypto.parse_keys(live.config["DATA_ENCRYPTION_KEYS"]))
+    audit.configure(live.config["AUDIT_CHAIN_KEY"])
     with live.app_context():
         for model in (OutboxMessage, Announcement, InboxLease, InboxEvent, ConversationState,
                       Invitation, ErasureRequest,
