@@ -53,7 +53,7 @@ def test_events_without_a_user_are_keyed_by_their_own_id():
 def _sqlite_path(app) -> str:
     url = app.config["TEST_DATABASE_URL"]
     if not url.startswith("sqlite"):
-        pytest.skip("the group commit is the webhook's on SQLite")
+        pytest.skip("SQLite only: the group commit is the webhook's on SQLite")
     return urlsplit(url).path
 
 
