@@ -31,7 +31,8 @@ def _answer(status: int, message: str):
 def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
     """Store the events and commit: on SQLite through the process's group commit
     (bot.inbox.GroupCommit), elsewhere on a connection of its own (not the ORM session:
-    the insert and the commit are all this request does with the database)."""
+    the insert and the commit are all this request does with the database); a request of one
+    event, the usual kind, in autocommit mode: one statement, one round trip."""
     engine = db.engine
     if engine.dialect.name == "sqlite":
         writer = current_app.extensions.get("samoe.inbox_writer")
@@ -40,6 +41,9 @@ def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
             writer = current_app.extensions.setdefault("samoe.inbox_writer",
                                                        inbox.GroupCommit(engine, wait))
         return writer.store(events, destination)
+    if len(events) == 1:  # one INSERT is atomic alone: no BEGIN and COMMIT round trips
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return inbox.store_events(connection, events, destination)
     with engine.begin() as connection:
         return inbox.store_events(connection, events, destination)
 
