@@ -61,11 +61,11 @@ class Case(Base):
                  postgresql_include=["stage", "district_code", "owner_agency_code"]),
         sa.Index("ix_cases_queue_district", "district_code", "stage", "id",
                  postgresql_include=["owner_agency_code", "target_group", "subdistrict_code",
-                                     "due_at", "updated_at", "escalation"]),
+                                     "due_at", "updated_at", "escalation", "erased_at"]),
         sa.Index("ix_cases_queue_stage", "stage", "id",
                  postgresql_include=["district_code", "owner_agency_code", "target_group",
                                      "subdistrict_code", "due_at", "updated_at",
-                                     "escalation"]),
+                                     "escalation", "erased_at"]),
         # a name typed anywhere in the child's name (LIKE '%...%'): trigrams, PostgreSQL only
         only_on(sa.Index("ix_cases_name_trgm", "child_name_norm", postgresql_using="gin",
                          postgresql_ops={"child_name_norm": "gin_trgm_ops"}), "postgresql"),
