@@ -22,7 +22,7 @@ from models import Area, DashboardSnapshot
 from services import dashboard
 from tests import factories as f
 from tests.factories import CHONNABOT, NAM_PHONG
-from tests.services.test_dashboard import NOW, actor, hand_made, make_case, s  # noqa: F401
+from tests.services.test_dashboard import NOW, actor, hand_made, make_case  # noqa: F401 (a fixture)
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
