@@ -132,7 +132,7 @@ def test_closing_needs_a_service_and_then_a_confirming_visit(s, case, learn):
     s.commit()
     assert error(lambda: workflow.transition(s, learn, case, "closed")).code == "evidence_required"
     s.rollback()
-    today = dt.datetime.now(dt.UTC).date()
+    today = workflow.local_today(dt.datetime.now(dt.UTC))
     workflow.record_service(s, learn, case, "learn_enrolment", provided_on=today)
     s.commit()
     assert error(lambda: workflow.transition(s, learn, case, "closed")).code == "evidence_required"
@@ -354,7 +354,9 @@ def test_deadlines_follow_the_stage(s, case, learn):
     assert not workflow.is_overdue(case, t0)
     assert workflow.is_overdue(case, t0 + dt.timedelta(days=31))
     later = t0 + dt.timedelta(days=20)
-    workflow.record_visit(s, learn, case, "found", visited_on=later.date(), now=later)
+    # made that day in Khon Kaen (after 17:00 UTC its date is a day ahead of UTC's)
+    workflow.record_visit(s, learn, case, "found", visited_on=workflow.local_today(later),
+                          now=later)
     s.commit()
     assert case.due_at == later + dt.timedelta(days=30)
     social = f.actor(f.officer(s, agency="SOCIAL", area="40"))
