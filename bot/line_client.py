@@ -20,6 +20,9 @@ from linebot.v3.messaging import (
 
 log = logging.getLogger(__name__)
 
+#: calls whose success is logged at DEBUG only (one per event; the outbox row keeps the id)
+_QUIET_OK = frozenset({"reply", "push"})
+
 OK = "ok"
 CONFLICT = "conflict"  # 409 on a retry key already accepted: the message was delivered
 INVALID_REPLY_TOKEN = "invalid_reply_token"
@@ -139,7 +142,10 @@ class LineClient:
             return SendResult(TIMEOUT, None, None, type(exc).__name__)
         headers = response.headers or {}
         request_id = headers.get("X-Line-Request-Id") or headers.get("x-line-request-id")
-        log.info("LINE %s ok request_id=%s", name, request_id)
+        # a reply or push is the busiest call (one an event) and its request id is kept on
+        # its outbox row: its success is logged only at DEBUG; every failure above is a warning
+        log.log(logging.DEBUG if name in _QUIET_OK else logging.INFO,
+                "LINE %s ok request_id=%s", name, request_id)
         return SendResult(OK, response.status_code, request_id)
 
     def _post_json(self, path: str, body: dict, retry_key: str | None = None,
