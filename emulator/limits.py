@@ -28,6 +28,8 @@ MAX_BUBBLE_BYTES = 30_000
 MAX_CAROUSEL_BUBBLES = 12
 MAX_CAROUSEL_BYTES = 50_000
 MAX_MULTICAST_TO = 500
+MAX_URI = 1_000
+URI_SCHEMES = frozenset({"http", "https", "line", "tel"})
 LOADING_SECONDS = range(5, 61, 5)
 
 SDK_MODELS = {
@@ -182,7 +184,26 @@ def _check_action(action: dict[str, Any], path: str) -> list[Detail]:
     details += _length(action.get("displayText"), 0, MAX_ACTION_TEXT, f"{path}.displayText")
     if action.get("type") == "message":
         details += _length(action.get("text"), 0, MAX_ACTION_TEXT, f"{path}.text")
+    elif action.get("type") == "uri":
+        if isinstance(action.get("uri"), str):
+            details += _check_uri(action["uri"], f"{path}.uri")
+        alt = action.get("altUri")
+        if isinstance(alt, dict) and isinstance(alt.get("desktop"), str):
+            details += _check_uri(alt["desktop"], f"{path}.altUri.desktop")
     return details
+
+
+def _check_uri(uri: str, prop: str) -> list[Detail]:
+    """A URI LINE opens from an action (in a message or a rich menu): at most 1,000
+    characters, http(s), line or tel, no white space."""
+    if not 1 <= len(uri) <= MAX_URI:
+        return [_detail(f"Length must be between 1 and {MAX_URI}", prop)]
+    scheme, colon, rest = uri.partition(":")
+    if not colon or not rest or scheme.lower() not in URI_SCHEMES:
+        return [_detail("invalid uri scheme", prop)]
+    if any(c.isspace() for c in uri):
+        return [_detail("invalid uri", prop)]
+    return []
 
 
 def _length(value: Any, low: int, high: int, prop: str) -> list[Detail]:

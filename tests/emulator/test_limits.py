@@ -52,6 +52,10 @@ def postback(label: str = "ตกลง", data: str = "a=1", **extra) -> dict:
     return {"type": "postback", "label": label, "data": data, **extra}
 
 
+def uri_action(uri: str, label: str = "เปิด", **extra) -> dict:
+    return {"type": "uri", "label": label, "uri": uri, **extra}
+
+
 def quick_reply(*actions: dict, text: str = "เลือก") -> dict:
     items = [{"type": "action", "action": action} for action in actions]
     return {"type": "text", "text": text, "quickReply": {"items": items}}
@@ -118,6 +122,31 @@ REFUSED = [
         push_body(buttons(postback(label="x" * 21))),
         "messages[0].template.actions[0].label",
         id="template-label-21",
+    ),
+    pytest.param(
+        "push",
+        push_body(quick_reply(uri_action("https://example.org/" + "a" * 981))),
+        "messages[0].quickReply.items[0].action.uri",
+        id="quick-reply-uri-1001",
+    ),
+    pytest.param(
+        "push",
+        push_body(flex(bubble(action=uri_action("javascript:alert(1)")))),
+        "messages[0].contents.body.contents[0].action.uri",
+        id="flex-uri-scheme",
+    ),
+    pytest.param(
+        "push",
+        push_body(buttons(uri_action("https://example.org/ไม่มี ช่องว่าง"))),
+        "messages[0].template.actions[0].uri",
+        id="template-uri-space",
+    ),
+    pytest.param(
+        "push",
+        push_body(flex(bubble(action=uri_action(
+            "https://example.org/", altUri={"desktop": "https://example.org/" + "d" * 981})))),
+        "messages[0].contents.body.contents[0].action.altUri.desktop",
+        id="flex-alt-uri-1001",
     ),
     pytest.param(
         "push",
@@ -208,6 +237,12 @@ ACCEPTED = [
         id="postback-at-limits",
     ),
     pytest.param("push", push_body(buttons(postback(), alt="x" * 1500)), id="alt-text-1500"),
+    pytest.param(
+        "push",
+        push_body(quick_reply(uri_action("https://example.org/" + "a" * 980),
+                              uri_action("tel:0812345678"), uri_action("line://nv/location"))),
+        id="uri-1000-tel-line",
+    ),
     pytest.param("push", push_body(flex(bubble(size=30_000))), id="bubble-30000-bytes"),
     pytest.param("push", push_body(flex(carousel(12))), id="carousel-12"),
     pytest.param("push", push_body(flex(carousel(2, size=50_000))), id="carousel-50000-bytes"),
