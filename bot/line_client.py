@@ -142,8 +142,7 @@ class LineClient:
             return SendResult(TIMEOUT, None, None, type(exc).__name__)
         headers = response.headers or {}
         request_id = headers.get("X-Line-Request-Id") or headers.get("x-line-request-id")
-        # a reply or push is the busiest call (one an event) and its request id is kept on
-        # its outbox row: its success is logged only at DEBUG; every failure above is a warning
+        # failures above are warnings; a reply's or push's success only DEBUG (_QUIET_OK)
         log.log(logging.DEBUG if name in _QUIET_OK else logging.INFO,
                 "LINE %s ok request_id=%s", name, request_id)
         return SendResult(OK, response.status_code, request_id)

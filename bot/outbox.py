@@ -132,35 +132,26 @@ def _insert_unnest(connection, values: list[dict]) -> list[int]:
     for key, default in keys:
         if default is None:
             column = [value[key] for value in values]
-        else:
-            column = [default()] * len(values)
+        else:  # a column the rows leave to its default (ColumnDefault)
+            column = [default.arg(None) if default.is_callable else default.arg] * len(values)
         process = processors[key]
         arrays[key] = [process(v) for v in column] if process else column
-    returned = dict(connection.execute(statement, arrays).all())
-    by_key = {retry_key: row_id for row_id, retry_key in returned.items()}
+    by_key = {retry_key: row_id
+              for row_id, retry_key in connection.execute(statement, arrays)}
     if len(by_key) != len(values):
         raise RuntimeError(f"{len(values)} outbox rows inserted, {len(by_key)} ids returned")
     return [by_key[value["retry_key"]] for value in values]
 
 
-def _constant(value):
-    return value
-
-
 @functools.cache
 def _unnest_statement(given: tuple[str, ...], dialect):
     """The INSERT ... SELECT FROM unnest(...) for rows of these keys, with the columns that
-    have a Python-side default added (and the callable that makes the default)."""
+    have a Python-side default added (each with its ColumnDefault)."""
     table = OutboxMessage.__table__
-    keys: list[tuple[str, Callable | None]] = [(key, None) for key in given]
-    for column in table.columns:
-        if column.key in given or column.primary_key or column.default is None:
-            continue
-        default = column.default
-        if default.is_callable:
-            keys.append((column.key, functools.partial(default.arg, None)))
-        elif default.is_scalar:
-            keys.append((column.key, functools.partial(_constant, default.arg)))
+    keys = [(key, None) for key in given] + [
+        (column.key, column.default) for column in table.columns
+        if column.key not in given and not column.primary_key and column.default is not None
+        and (column.default.is_callable or column.default.is_scalar)]
     names = [key for key, _ in keys]
     casts = ", ".join(
         f"CAST(:{key} AS {table.c[key].type.compile(dialect=dialect)}[])" for key in names)
