@@ -12,6 +12,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 from linebot.v3.webhook import SignatureValidator
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbox
@@ -30,9 +31,10 @@ def _answer(status: int, message: str):
 
 def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
     """Store the events and commit: on SQLite through the process's group commit
-    (bot.inbox.GroupCommit), elsewhere on a connection of its own (not the ORM session:
-    the insert and the commit are all this request does with the database); a request of one
-    event, the usual kind, in autocommit mode: one statement, one round trip."""
+    (bot.inbox.GroupCommit); on PostgreSQL by one statement in autocommit mode on the request
+    thread's own connection (bot.inbox.PgWriter: one round trip); elsewhere on a connection
+    of its own (not the ORM session: the insert and the commit are all this request does with
+    the database)."""
     engine = db.engine
     if engine.dialect.name == "sqlite":
         writer = current_app.extensions.get("samoe.inbox_writer")
@@ -41,9 +43,13 @@ def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
             writer = current_app.extensions.setdefault("samoe.inbox_writer",
                                                        inbox.GroupCommit(engine, wait))
         return writer.store(events, destination)
-    if len(events) == 1:  # one INSERT is atomic alone: no BEGIN and COMMIT round trips
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return inbox.store_events(connection, events, destination)
+    if engine.dialect.name == "postgresql":
+        writer = current_app.extensions.get("samoe.inbox_writer")
+        if writer is None:
+            writer = current_app.extensions.setdefault("samoe.inbox_writer",
+                                                       inbox.PgWriter(engine))
+            event.listen(engine, "engine_disposed", lambda _engine: writer.dispose())
+        return writer.store(events, destination)
     with engine.begin() as connection:
         return inbox.store_events(connection, events, destination)
 
@@ -66,6 +72,10 @@ def callback():
         result = _store(events, destination)
     except inbox.StoreTimeout as exc:  # SQLite's write lock not had within WEBHOOK_DB_WAIT_MS
         log.warning("webhook events not stored (503, LINE redelivers): %s", exc)
+        return _answer(503, "temporarily unavailable")
+    except inbox.StoreUnavailable as exc:  # PostgreSQL unreachable or the insert failed
+        log.error("webhook events not stored: database unavailable (503, LINE redelivers): %s",
+                  exc)
         return _answer(503, "temporarily unavailable")
     except SQLAlchemyError:
         log.exception("webhook events not stored: database unavailable")
