@@ -127,6 +127,37 @@ def _finish_statement(keys: tuple[str, ...]):
     )
 
 
+def _finish_json(connection, keys: tuple[str, ...], params: list[dict], owner: str) -> None:
+    """PostgreSQL: one shape of outcome for many rows in one UPDATE ... FROM
+    json_to_recordset (an executemany is a statement a row for the server: a batch's replies
+    were a fifth of its statements), each row only if `owner` still holds its lease."""
+    statement, processors = _finish_json_statement(keys, connection.dialect)
+    records = []
+    for p in params:
+        record = {"row_id": p["row_id"]}
+        for key in keys:
+            value = p["new_" + key]
+            process = processors[key]
+            if process is not None:
+                value = process(value)
+            record["new_" + key] = value.isoformat() if isinstance(value, dt.datetime) else value
+        records.append(record)
+    data = json.dumps(records, ensure_ascii=False, separators=(",", ":"))
+    connection.exec_driver_sql(statement, (data, owner))
+
+
+@functools.cache
+def _finish_json_statement(keys: tuple[str, ...], dialect):
+    table = OutboxMessage.__table__
+    types = ", ".join(["row_id BIGINT"] + [
+        f"new_{key} {table.c[key].type.compile(dialect=dialect)}" for key in keys])
+    sets = ", ".join(f"{key} = r.new_{key}" for key in keys)
+    statement = (f"UPDATE {table.name} AS o SET {sets} "
+                 f"FROM json_to_recordset(%s::json) AS r({types}) "
+                 f"WHERE o.id = r.row_id AND o.lease_owner = %s")
+    return statement, {key: table.c[key].type.bind_processor(dialect) for key in keys}
+
+
 class Sender:
     """Delivers due outbox rows; one instance per worker process or thread."""
 
@@ -299,10 +330,10 @@ class Sender:
 
     def finish_deferred(self) -> None:
         """Send what `deliver` queued (with a pool), then write the outcomes held back, in one
-        transaction: one executemany per shape of outcome, each row only if we still hold its
-        lease. A crash before this commit leaves the rows leased to us: a sender takes them
-        over when the lease runs out, as unclear tries (a retried reply that finds its token
-        used is delivered-uncertain)."""
+        transaction: one statement (PostgreSQL) or executemany (SQLite) per shape of outcome,
+        each row only if we still hold its lease. A crash before this commit leaves the rows
+        leased to us: a sender takes them over when the lease runs out, as unclear tries (a
+        retried reply that finds its token used is delivered-uncertain)."""
         if self.queued:
             self._send_queued()
         if not self.deferred:
@@ -314,8 +345,11 @@ class Sender:
                 {"row_id": row_id, **{"new_" + key: value for key, value in values.items()}})
         connection = self.session.connection()
         for keys, params in shapes.items():
-            connection.execute(_finish_statement(keys), [
-                {**p, "owner": self.owner} for p in params])
+            if connection.dialect.name == "postgresql" and len(params) > 1:
+                _finish_json(connection, keys, params, self.owner)
+            else:
+                connection.execute(_finish_statement(keys), [
+                    {**p, "owner": self.owner} for p in params])
         self.session.commit()
 
     # -- sending -----------------------------------------------------------------------------
