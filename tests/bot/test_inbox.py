@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -121,3 +122,96 @@ def test_a_request_that_cannot_be_stored_does_not_fail_its_batch(app):
     assert [(r.stored, r.duplicates) for i, r in enumerate(results) if i != 2] == [(1, 0)] * 3
     assert seen == [True, True, False, True]
     assert _stored_ids(_sqlite_path(app)) == {"H0", "H1", "H3"}
+
+
+# -- PostgreSQL: the webhook's own connections (bot.inbox.PgWriter) -----------------------
+
+
+def _pg_writer(app) -> inbox.PgWriter:
+    if not app.config["TEST_DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("PostgreSQL only: PgWriter is the webhook's writer there")
+    with app.app_context():
+        return inbox.PgWriter(db.engine)
+
+
+def _rows_of(session, ids: list[str]) -> dict[str, object]:
+    from models import InboxEvent
+
+    return {r.webhook_event_id: r for r in session.scalars(
+        sa.select(InboxEvent).where(InboxEvent.webhook_event_id.in_(ids)))}
+
+
+def test_pg_writer_stores_each_event_once_with_the_columns_store_events_gives(app, session):
+    writer = _pg_writer(app)
+    thai = {**_event("PGW-A", "U" + "a" * 32, 1_700_000_000_123),
+            "type": "message", "replyToken": "r" * 32, "deliveryContext": {"isRedelivery": True},
+            "message": {"type": "text", "id": "1", "text": "สวัสดีค่ะ 🙂 \"อ้างอิง\" \\ ท้าย"}}
+    first = writer.store([thai, _event("PGW-B"), _event("PGW-A")], "Ubot")
+    again = writer.store([_event("PGW-B"), _event("PGW-C")], None)
+    assert (first.stored, first.duplicates) == (2, 1)
+    assert (again.stored, again.duplicates) == (1, 1)
+    with app.app_context():  # the same event through the ORM's path, for comparison
+        inbox.store_events(db.session, [{**thai, "webhookEventId": "PGW-D"}], "Ubot")
+        db.session.commit()
+    rows = _rows_of(session, ["PGW-A", "PGW-B", "PGW-C", "PGW-D"])
+    assert set(rows) == {"PGW-A", "PGW-B", "PGW-C", "PGW-D"}
+    a, d = rows["PGW-A"], rows["PGW-D"]
+    for column in ("user_key", "event_type", "mode", "occurred_ms", "is_redelivery",
+                   "destination", "status", "attempts", "available_at", "handled_at"):
+        assert getattr(a, column) == getattr(d, column), column
+    assert json.loads(a.payload) == thai  # the text exactly, emoji and escapes included
+    assert a.payload == d.payload.replace("PGW-D", "PGW-A")
+    assert a.received_at.tzinfo is not None and abs((d.received_at - a.received_at)
+                                                    .total_seconds()) < 60
+    writer.dispose()
+
+
+def test_pg_writer_connects_again_when_the_server_dropped_its_connection(app, session):
+    writer = _pg_writer(app)
+    writer.store([_event("PGW-K1")], None)
+    [kept] = list(writer._idle)
+    pid = kept.info.backend_pid
+    with app.app_context(), db.engine.connect() as connection:  # as a server restart would
+        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        connection.commit()
+    result = writer.store([_event("PGW-K2")], None)
+    assert (result.stored, result.duplicates) == (1, 0)
+    [fresh] = list(writer._idle)
+    assert fresh is not kept and kept.closed and fresh.info.backend_pid != pid
+    assert set(_rows_of(session, ["PGW-K1", "PGW-K2"])) == {"PGW-K1", "PGW-K2"}
+    writer.dispose()
+    assert fresh.closed and not writer._idle
+
+
+def test_pg_writer_refuses_with_store_unavailable_when_the_server_is_unreachable(app, session):
+    writer = _pg_writer(app)
+    with app.app_context():
+        closed_port = db.engine.url.set(port=_closed_port(), host="127.0.0.1")
+        unreachable = inbox.PgWriter(sa.create_engine(closed_port))
+    with pytest.raises(inbox.StoreUnavailable):
+        unreachable.store([_event("PGW-U")], None)
+    assert not unreachable._idle
+    assert _rows_of(session, ["PGW-U"]) == {}
+    writer.dispose()
+
+
+def test_pg_writer_keeps_at_most_its_share_of_idle_connections(app):
+    writer = _pg_writer(app)
+    writer.keep = 2
+    connections = [writer._connect() for _ in range(3)]
+    for connection in connections:
+        writer._give_back(connection)
+    assert list(writer._idle) == connections[:2] and connections[2].closed
+    writer.dispose()
+    in_use = writer._connect()  # one taken before dispose is closed when given back
+    writer.dispose()
+    writer._give_back(in_use)
+    assert in_use.closed and all(c.closed for c in connections) and not writer._idle
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -261,3 +261,19 @@ def test_matching_is_quick():
         match("ขอดูสถานะหน่อยค่ะ")
         match("สวัสดีค่ะ อยากแจ้งเด็กไม่ได้เรียนในหมู่บ้านค่ะ")
     assert time.perf_counter() - started < 2
+
+
+def test_a_text_seen_before_is_answered_from_the_cache_and_the_same():
+    from bot.intents import _match
+
+    typed = "ขอดูเมนูหน่อยค่ะ  " + str(time.time_ns())  # a text no other test sent
+    before = _match.cache_info()
+    first = match(typed)
+    second = match(typed)
+    after = _match.cache_info()
+    assert first == second
+    assert after.hits - before.hits >= 1 and after.misses - before.misses >= 1
+    assert match(None) is None and match("") is None
+    too_long = "เมนู " * 1000  # never reaches the cache: refused before it
+    misses = _match.cache_info().misses
+    assert match(too_long) is None and _match.cache_info().misses == misses

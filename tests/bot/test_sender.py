@@ -245,3 +245,42 @@ def test_an_answer_left_leased_by_a_dead_worker_is_sent_after_the_lease(emulator
     session.commit()
     worker.burst()
     assert texts(emulator.sent(USER)) == ["ค้างไว้"]
+
+
+def test_outcomes_held_back_are_written_together_only_where_the_lease_is_still_held(app,
+                                                                                   session):
+    """A batch's outcomes (Sender with defer_finish): several rows of one shape written at
+    once (one statement on PostgreSQL), a row whose lease another sender took meanwhile left
+    as that sender has it, and the times stored as the UTC moments given."""
+    from bot.extensions import db
+    from bot.line_client import LineClient
+    from bot.sender import Sender
+
+    rows = [queue_push(session, USER, [text(f"ผลลัพธ์ {n}")])[0] for n in range(4)]
+    session.commit()
+    later = utcnow() + dt.timedelta(minutes=1)
+    session.execute(sa.update(OutboxMessage).values(lease_owner="me", lease_expires_at=later))
+    session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == rows[2].id)
+                    .values(lease_owner="someone-else"))
+    session.commit()
+    sent_at = utcnow().replace(microsecond=123000)
+    with app.app_context():
+        sender = Sender(db.session, LineClient("http://127.0.0.1:9", "t", (1, 1)), "me",
+                        defer_finish=True)
+        for row in rows[:3]:
+            sender._finish(row.id, status=OutboxMessage.SENT, via="push", sent_at=sent_at,
+                           request_id=f"req-{row.id}")
+        sender._finish(rows[3].id, status=OutboxMessage.FAILED, last_error="ไม่รับ 🙂")
+        sender.finish_deferred()
+        db.session.remove()
+    kept = {row.id: row for row in outbox(session)}
+    for row in (rows[0], rows[1]):
+        got = kept[row.id]
+        assert (got.status, got.via, got.request_id) == (OutboxMessage.SENT, "push",
+                                                         f"req-{row.id}")
+        assert got.sent_at == sent_at and got.lease_owner is None
+        assert got.lease_expires_at is None
+    taken = kept[rows[2].id]
+    assert taken.status == OutboxMessage.PENDING and taken.lease_owner == "someone-else"
+    failed = kept[rows[3].id]
+    assert failed.status == OutboxMessage.FAILED and failed.last_error == "ไม่รับ 🙂"
