@@ -137,6 +137,8 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         # 503 (LINE gives up after 2 s and redelivers); 0: as long as the busy timeout (30 s)
         "WEBHOOK_DB_WAIT_MS": float(env.get("WEBHOOK_DB_WAIT_MS", "1500")),
         "WORKER_LEASE_SECONDS": float(env.get("WORKER_LEASE_SECONDS", "30")),
+        # the worker's threads that make a batch's replies side by side (bot.worker)
+        "WORKER_SEND_THREADS": max(1, int(env.get("WORKER_SEND_THREADS", "4"))),
         "SENDER_LEASE_SECONDS": float(env.get("SENDER_LEASE_SECONDS", "60")),
         # push and multicast retries wait base * 2^(attempt-1) seconds (jittered), at most cap
         "SENDER_BACKOFF_BASE": float(env.get("SENDER_BACKOFF_BASE", "1")),

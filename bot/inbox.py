@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -137,6 +137,10 @@ class PgWriter:
     to autocommit and back, and running the insert through SQLAlchemy's execution cost more
     than the insert itself (0.21 against 0.09 ms of CPU per event, bench/README.md).
 
+    The webhook writes through a GroupCommit with `write_batch`: the requests that arrive
+    while a statement runs go together in the next one, so under load one statement (and one
+    flush of PostgreSQL's log) serves several requests.
+
     A kept connection that fails (the server restarted meanwhile) is closed and the insert
     tried once more on a new one: it cannot have stored anything twice (ON CONFLICT DO
     NOTHING). When that fails too, the request gets StoreUnavailable (503, LINE redelivers).
@@ -174,14 +178,8 @@ class PgWriter:
         except self._psycopg.Error:
             pass
 
-    def _insert(self, connection, data: str) -> int:
-        return len(connection.execute(self.statement, (data,), prepare=True).fetchall())
-
-    def store(self, events: list[dict], destination: str | None) -> StoreResult:
-        if not events:
-            return StoreResult(0, 0)
-        now = utcnow().replace(tzinfo=None).isoformat()  # naive UTC, as UTCDateTime stores
-        rows = _rows(events, destination, now)
+    def _insert(self, rows: list[dict]) -> set[str]:
+        """Insert the rows by one statement; return the webhook event ids it stored."""
         data = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         try:
             connection = self._idle.pop()
@@ -190,19 +188,62 @@ class PgWriter:
         try:
             if connection is not None:
                 try:
-                    stored = self._insert(connection, data)
+                    stored = connection.execute(self.statement, (data,), prepare=True).fetchall()
                 except self._psycopg.OperationalError:  # kept too long: the server left it
                     self._close(connection)
                     connection = None
             if connection is None:
                 connection = self._connect()
-                stored = self._insert(connection, data)
+                stored = connection.execute(self.statement, (data,), prepare=True).fetchall()
         except self._psycopg.Error as exc:
             if connection is not None:
                 self._close(connection)
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}".strip()) from exc
         self._give_back(connection)
-        return StoreResult(stored, len(rows) - stored)
+        return {event_id for (event_id,) in stored}
+
+    def store(self, events: list[dict], destination: str | None) -> StoreResult:
+        """Store one request's events (StoreUnavailable when the database cannot)."""
+        [result] = self.write_batch([(events, destination)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def write_batch(self, items: list[tuple[list[dict], str | None]],
+                    deadline: float | None = None) -> list[StoreResult | Exception]:
+        """Several requests' events by one statement (GroupCommit's batch): each request's
+        result, counted from the ids the statement stored (an event two requests of the
+        batch both carry is stored once, for the first). If the statement fails, each
+        request's events are tried alone, so one bad request cannot fail the others."""
+        now = utcnow().replace(tzinfo=None).isoformat()  # naive UTC, as UTCDateTime stores
+        rows: list[dict] = []
+        owners: list[int] = []
+        for index, (events, destination) in enumerate(items):
+            mine = _rows(events, destination, now)
+            rows.extend(mine)
+            owners.extend([index] * len(mine))
+        counts = [[0, 0] for _ in items]
+        if rows:
+            try:
+                stored = self._insert(rows)
+            except StoreUnavailable as exc:
+                if len(items) == 1:
+                    return [exc]
+                return [self._alone(events, destination) for events, destination in items]
+            for row, owner in zip(rows, owners, strict=True):
+                event_id = row["webhook_event_id"]
+                if event_id in stored:
+                    stored.discard(event_id)
+                    counts[owner][0] += 1
+                else:
+                    counts[owner][1] += 1
+        return [StoreResult(*count) for count in counts]
+
+    def _alone(self, events: list[dict], destination: str | None) -> StoreResult | Exception:
+        try:
+            return self.store(events, destination)
+        except StoreUnavailable as exc:
+            return exc
 
     def dispose(self) -> None:
         """Close the idle connections; those in use are closed when they are given back."""
@@ -216,7 +257,8 @@ class PgWriter:
 
 @cache
 def _pg_insert_text() -> str:
-    """INSERT ... SELECT FROM json_to_recordset(%s) ... ON CONFLICT DO NOTHING RETURNING id,
+    """INSERT ... SELECT FROM json_to_recordset(%s) ... ON CONFLICT DO NOTHING RETURNING the
+    event ids stored,
     its columns and types read from the model (a JSON array of `_rows`)."""
     table = InboxEvent.__table__
     from sqlalchemy.dialects import postgresql
@@ -227,7 +269,7 @@ def _pg_insert_text() -> str:
     columns = ", ".join(names)
     return (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
             f"FROM json_to_recordset(%s::json) AS r({types}) "
-            f"ON CONFLICT (webhook_event_id) DO NOTHING RETURNING id")
+            f"ON CONFLICT (webhook_event_id) DO NOTHING RETURNING webhook_event_id")
 
 
 class StoreTimeout(Exception):
@@ -236,7 +278,8 @@ class StoreTimeout(Exception):
 
 
 class GroupCommit:
-    """Concurrent webhook requests of one process stored in one transaction (SQLite).
+    """Concurrent webhook requests of one process stored in one transaction (SQLite), or by
+    one statement (PostgreSQL, with `writer=PgWriter(engine).write_batch`).
 
     SQLite has one writer at a time, and each commit is a flush to disk: with several request
     threads in a process, each taking the write lock for its own insert, they queue behind
@@ -256,8 +299,10 @@ class GroupCommit:
     transaction only) together stay within it.
     """
 
-    def __init__(self, engine, wait_seconds: float | None = None) -> None:
+    def __init__(self, engine, wait_seconds: float | None = None, writer=None) -> None:
         self.engine = engine
+        # what stores a batch: SQLite's transaction by default, or PgWriter.write_batch
+        self.write_batch = writer or partial(_sqlite_batch, engine)
         self.wait = wait_seconds if wait_seconds and wait_seconds > 0 else None
         self.mutex = threading.Lock()  # guards `open`
         self.writing = threading.Lock()  # one batch written at a time
@@ -279,7 +324,7 @@ class GroupCommit:
                 try:
                     with self.mutex:
                         self.open = None
-                    batch.write(self.engine, deadline)
+                    batch.write(self.write_batch, deadline)
                 finally:
                     self.writing.release()
             else:  # the previous batch still waits for the database: give up on this one
@@ -304,17 +349,9 @@ class _Batch:
         self.results: list[StoreResult | Exception] = []
         self.done = threading.Event()
 
-    def write(self, engine, deadline: float | None = None) -> None:
+    def write(self, write_batch, deadline: float | None = None) -> None:
         try:
-            try:
-                with _bounded(engine, deadline) as connection, connection.begin():
-                    self.results = [store_events(connection, events, destination)
-                                    for events, destination in self.items]
-            except Exception:
-                if len(self.items) == 1:
-                    raise
-                self.results = [_store_alone(engine, events, destination, deadline)
-                                for events, destination in self.items]
+            self.results = write_batch(self.items, deadline)
         except Exception as exc:
             self.results = [exc] * len(self.items)
         finally:
@@ -323,6 +360,20 @@ class _Batch:
     def fail(self, exc: Exception) -> None:
         self.results = [exc] * len(self.items)
         self.done.set()
+
+
+def _sqlite_batch(engine, items: list[tuple[list[dict], str | None]],
+                  deadline: float | None) -> list[StoreResult | Exception]:
+    """A batch's requests in one transaction; if it fails, each in its own."""
+    try:
+        with _bounded(engine, deadline) as connection, connection.begin():
+            return [store_events(connection, events, destination)
+                    for events, destination in items]
+    except Exception:
+        if len(items) == 1:
+            raise
+        return [_store_alone(engine, events, destination, deadline)
+                for events, destination in items]
 
 
 def _store_alone(engine, events: list[dict], destination: str | None,

@@ -44,7 +44,10 @@ CLAIM_USERS = 50  # users leased by one round
 BATCH_EVENTS = 50
 BATCH_MS = 50
 BATCH_MS_SQLITE = 15  # on SQLite the webhook's inserts wait for the batch's write lock
-SEND_THREADS = 8
+#: threads making a batch's replies side by side: enough to keep LINE's answers overlapping;
+#: more only add switches between threads (8 cost 15-30% more CPU per event than 4 and were
+#: no faster, bench/profile_worker.py)
+SEND_THREADS = 4
 QUOTA_RETRY_SECONDS = 30  # after LINE's quota could not be read, before it is asked again
 
 

@@ -30,25 +30,25 @@ def _answer(status: int, message: str):
 
 
 def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
-    """Store the events and commit: on SQLite through the process's group commit
-    (bot.inbox.GroupCommit); on PostgreSQL by one statement in autocommit mode on the request
-    thread's own connection (bot.inbox.PgWriter: one round trip); elsewhere on a connection
-    of its own (not the ORM session: the insert and the commit are all this request does with
-    the database)."""
+    """Store the events and commit, through the process's group commit (bot.inbox.GroupCommit:
+    the requests that arrive while a batch is written go together in the next): on SQLite in
+    one transaction, on PostgreSQL by one statement in autocommit mode on a connection of the
+    webhook's own (bot.inbox.PgWriter); elsewhere on a connection of its own (not the ORM
+    session: the insert and the commit are all this request does with the database)."""
     engine = db.engine
-    if engine.dialect.name == "sqlite":
-        writer = current_app.extensions.get("samoe.inbox_writer")
-        if writer is None:  # one per app and process (setdefault: one even if two race)
-            wait = float(current_app.config.get("WEBHOOK_DB_WAIT_MS", 1500)) / 1000
-            writer = current_app.extensions.setdefault("samoe.inbox_writer",
-                                                       inbox.GroupCommit(engine, wait))
-        return writer.store(events, destination)
-    if engine.dialect.name == "postgresql":
-        writer = current_app.extensions.get("samoe.inbox_writer")
-        if writer is None:
-            writer = current_app.extensions.setdefault("samoe.inbox_writer",
-                                                       inbox.PgWriter(engine))
-            event.listen(engine, "engine_disposed", lambda _engine: writer.dispose())
+    writer = current_app.extensions.get("samoe.inbox_writer")
+    if writer is None and engine.dialect.name in ("sqlite", "postgresql"):
+        # one per app and process (setdefault: one even if two race)
+        wait = float(current_app.config.get("WEBHOOK_DB_WAIT_MS", 1500)) / 1000
+        batch = None
+        if engine.dialect.name == "postgresql":
+            pg = inbox.PgWriter(engine)
+            batch = pg.write_batch
+        writer = current_app.extensions.setdefault(
+            "samoe.inbox_writer", inbox.GroupCommit(engine, wait, writer=batch))
+        if batch is not None and writer.write_batch is batch:
+            event.listen(engine, "engine_disposed", lambda _engine: pg.dispose())
+    if writer is not None:
         return writer.store(events, destination)
     with engine.begin() as connection:
         return inbox.store_events(connection, events, destination)

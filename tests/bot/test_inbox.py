@@ -215,3 +215,46 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_pg_writer_batch_counts_each_request_and_one_bad_request_fails_alone(app, session):
+    """Several requests' events in one statement (the webhook's group commit on PostgreSQL):
+    each request's own count, an event two requests carry stored once (for the first), and a
+    request the database refuses (a timestamp beyond bigint) failing alone."""
+    writer = _pg_writer(app)
+    huge = {**_event("PGB-X"), "timestamp": 2**70}
+    results = writer.write_batch([
+        ([_event("PGB-A"), _event("PGB-B")], None),
+        ([huge], None),
+        ([_event("PGB-B"), _event("PGB-C")], "Ubot"),
+        ([], None),
+    ])
+    assert (results[0].stored, results[0].duplicates) == (2, 0)
+    assert isinstance(results[1], inbox.StoreUnavailable)
+    assert (results[2].stored, results[2].duplicates) == (1, 1)
+    assert (results[3].stored, results[3].duplicates) == (0, 0)
+    assert set(_rows_of(session, ["PGB-A", "PGB-B", "PGB-C", "PGB-X"])) == {
+        "PGB-A", "PGB-B", "PGB-C"}
+    writer.dispose()
+
+
+def test_pg_group_commit_answers_each_concurrent_request_after_its_events_are_stored(app,
+                                                                                    session):
+    writer = _pg_writer(app)
+    with app.app_context():
+        group = inbox.GroupCommit(db.engine, 1.5, writer=writer.write_batch)
+    results: dict[int, inbox.StoreResult] = {}
+
+    def post(n: int) -> None:
+        results[n] = group.store([_event(f"PGG-{n}"), _event(f"PGG-{n % 3}")], None)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results) == list(range(12))
+    assert sum(r.stored for r in results.values()) == 12  # PGG-0 .. PGG-11, each once
+    assert sum(r.duplicates for r in results.values()) == 12
+    assert len(_rows_of(session, [f"PGG-{n}" for n in range(12)])) == 12
+    writer.dispose()
