@@ -114,10 +114,30 @@ def store_events(bind: Session | Connection, events: list[dict],
     rows = _rows(events, destination, utcnow())
     stored = 0
     connection = bind if isinstance(bind, Connection) else bind.connection()
+    if connection.dialect.name == "sqlite":
+        # straight to the driver, in the transaction SQLAlchemy began (BEGIN IMMEDIATE): a
+        # fifth of the CPU of SQLAlchemy's execution of the same statement, for each event
+        raw = connection.connection.dbapi_connection
+        sql, columns = _sqlite_insert(connection.dialect)
+        for row in rows:
+            params = [process(row[key]) if process else row[key] for key, process in columns]
+            stored += len(raw.execute(sql, params).fetchall())
+        return StoreResult(stored, len(rows) - stored)
     statement = _insert_events(connection.dialect.name)
     for row in rows:  # one cached Core statement, bound parameters: nothing compiled per request
         stored += len(connection.execute(statement, row).all())
     return StoreResult(stored, len(rows) - stored)
+
+
+@cache
+def _sqlite_insert(dialect) -> tuple[str, list]:
+    """SQLite's INSERT ... ON CONFLICT DO NOTHING RETURNING id of `_rows`, as SQLAlchemy
+    compiles it, and each column's bind processing (UTCDateTime: to SQLite's text)."""
+    table = InboxEvent.__table__
+    statement = _insert_events("sqlite").values({key: sa.bindparam(key) for key in ROW_COLUMNS})
+    compiled = statement.compile(dialect=dialect)
+    order = compiled.positiontup
+    return str(compiled), [(key, table.c[key].type.bind_processor(dialect)) for key in order]
 
 
 class StoreUnavailable(Exception):

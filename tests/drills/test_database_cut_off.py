@@ -220,7 +220,7 @@ def _signed_event() -> tuple[str, bytes, dict]:
 def short_wait(app):
     """The webhook's wait for SQLite's write lock made 400 ms (a new group commit with it)."""
     if not app.config["TEST_DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("SQLite only: its write lock held by another connection (PostgreSQL has no such lock)")
+        pytest.skip("SQLite only: its write lock held by another connection")
     saved = app.config["WEBHOOK_DB_WAIT_MS"]
     app.config["WEBHOOK_DB_WAIT_MS"] = 400
     app.extensions.pop("samoe.inbox_writer", None)
