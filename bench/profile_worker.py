@@ -1,7 +1,7 @@
 """CPU per event of Samoe's hot path: the webhook's acknowledgement and the worker's handling.
 
     python bench/profile_worker.py [--db sqlite|postgresql|both] [--events 2000] [--users 1000]
-                                   [--profile worker|webhook] [--top 40]
+                                   [--profile worker|webhook] [--top 40] [--steps]
 
 Wall-clock throughput on a shared 2-core machine moves with everyone else's work; CPU time
 counts only the work done, so it is what this measures (time.process_time, this process only).
@@ -19,8 +19,9 @@ app's durable settings, or a new PostgreSQL database on 127.0.0.1:5432, dropped 
    replies' HTTP calls through the SDK), SQL statements and commits per event.
 
 It checks that every event was handled once and every reply was sent, and exits non-zero if
-not. `--profile worker` (or `webhook`) runs that phase under cProfile and prints the top
-functions by own time and by cumulative time.
+not. `--steps` also gives the CPU per event of each step of the worker (Steps). `--profile
+worker` (or `webhook`) runs that phase under cProfile and prints the top functions by own
+time and by cumulative time.
 """
 
 from __future__ import annotations
@@ -82,15 +83,27 @@ def body_of(index: int, users: int, prefix: str) -> tuple[str, str]:
 
 
 class Counter:
-    """SQL statements and commits on the app's engine."""
+    """SQL statements and commits on the app's engine, and the statements of the webhook's
+    own PostgreSQL connections (bot.inbox.PgWriter, outside the engine: each is one statement
+    in autocommit mode, counted as a statement and a commit)."""
 
     def __init__(self, engine) -> None:
         import sqlalchemy as sa
+
+        from bot import inbox
 
         self.statements = 0
         self.commits = 0
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "commit", self._commit)
+        insert = inbox.PgWriter._insert
+
+        def counted(writer, rows):
+            self.statements += 1
+            self.commits += 1
+            return insert(writer, rows)
+
+        inbox.PgWriter._insert = counted
 
     def _statement(self, *args) -> None:
         self.statements += 1
@@ -102,6 +115,63 @@ class Counter:
         values = (self.statements, self.commits)
         self.statements = self.commits = 0
         return values
+
+
+#: the worker's steps `--steps` times: (module, class or None, function, label)
+STEPS = (
+    ("bot.inbox", None, "claim", "inbox.claim (lease users, read their events)"),
+    ("bot.inbox", None, "release_leases", "inbox.release_leases"),
+    ("bot.inbox", None, "extend_leases", "inbox.extend_leases"),
+    ("bot.worker", None, "parse_event", "parse_event (the SDK's model)"),
+    ("bot.worker", "Worker", "_load_users", "Worker._load_users"),
+    ("bot.conversation", None, "preload_states", "conversation.preload_states"),
+    ("bot.dispatch", "Dispatcher", "dispatch", "Dispatcher.dispatch (the conversation step)"),
+    ("bot.conversation", None, "match", "intents.match (within the step)"),
+    ("bot.worker", None, "reply_rows", "outbox.reply_rows"),
+    ("bot.worker", "Worker", "_mark_handled", "Worker._mark_handled"),
+    ("bot.worker", None, "insert_rows", "outbox.insert_rows"),
+    ("bot.worker", None, "detached", "outbox.detached"),
+    ("sqlalchemy.orm", "Session", "flush", "Session.flush"),
+    ("sqlalchemy.orm", "Session", "commit", "Session.commit"),
+    ("bot.sender", "Sender", "finish_deferred", "Sender.finish_deferred (outcomes)"),
+    ("bot.sender", "Sender", "send_due", "Sender.send_due (its round)"),
+    ("bot.worker", "Worker", "_batch", "Worker._batch (all of a batch)"),
+    ("bot.line_client", "LineClient", "reply", "LineClient.reply (on the send threads)"),
+)
+
+
+class Steps:
+    """CPU time of the thread that runs each step, summed over its calls (a step inside
+    another counts in both): where a worker's CPU per event goes, for `--steps`. The
+    wrappers cost a little CPU of their own, so the worker's total is higher than without."""
+
+    def __init__(self) -> None:
+        import collections
+        import functools
+        import importlib
+
+        self.seconds: collections.Counter = collections.Counter()
+        self.calls: collections.Counter = collections.Counter()
+        for module, cls, name, label in STEPS:
+            owner = importlib.import_module(module)
+            if cls is not None:
+                owner = getattr(owner, cls)
+            original = getattr(owner, name)
+
+            def timed(*a, _original=original, _label=label, **k):
+                started = time.thread_time()
+                try:
+                    return _original(*a, **k)
+                finally:
+                    self.seconds[_label] += time.thread_time() - started
+                    self.calls[_label] += 1
+
+            setattr(owner, name, functools.wraps(original)(timed))
+
+    def report(self, events: int) -> dict:
+        return {label: {"cpu_ms_per_event": round(seconds * 1000 / events, 3),
+                        "calls": self.calls[label]}
+                for label, seconds in self.seconds.most_common()}
 
 
 def profiled(enabled: bool, top: int, work):
@@ -158,6 +228,7 @@ def run_phases(db_kind: str, args, url: str) -> dict:
         key, _, value = item.partition("=")
         config[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     app = create_app(config)
+    steps = Steps() if args.steps else None
     app.add_url_rule("/profile-noop", "profile_noop", lambda: ("", 200), methods=["POST"])
     client = app.test_client()
     n, users = args.events, args.users
@@ -259,6 +330,9 @@ def run_phases(db_kind: str, args, url: str) -> dict:
         "pushed_not_replied": [r["of_which_pushed"] for r in rounds],
         "rounds": rounds,
     }
+    if steps is not None:
+        result["steps (CPU ms per event of the thread that ran each)"] = steps.report(
+            n * args.repeat)
     result["ok"] = all(r["acked"] == n and r["handled"] == n and r["not_handled"] == 0
                        and r["sent"] == n for r in rounds)
     return result
@@ -271,6 +345,8 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--profile", choices=["worker", "webhook"], default=None)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--steps", action="store_true",
+                        help="also time the worker's steps (CPU ms per event of each)")
     parser.add_argument("--verbose", action="store_true", help="print every round")
     parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                         help="app config for the run, e.g. WORKER_BATCH_EVENTS=50 (repeatable)")
@@ -286,6 +362,8 @@ def main() -> int:
                     "--repeat", str(args.repeat)]
             if args.profile:
                 argv += ["--profile", args.profile]
+            if args.steps:
+                argv.append("--steps")
             if args.verbose:
                 argv.append("--verbose")
             for item in args.config:
