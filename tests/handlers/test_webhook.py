@@ -176,3 +176,16 @@ def test_every_event_kind_is_acknowledged_stored_and_handled(base_url, session, 
     standby = [r for r in rows if r.mode == "standby"]
     assert [r.status for r in standby] == [InboxEvent.SKIPPED]
     assert all(r.last_error is None for r in rows)
+
+
+def test_odd_text_is_stored_exactly_nul_emoji_quotes_and_5000_characters(base_url, session):
+    """Text PostgreSQL's text type cannot hold raw (a NUL), emoji, quotes and backslashes, and
+    LINE's longest message: acknowledged, and the payload read back is the event sent."""
+    odd = event(replyToken="r" * 32, message={
+        "type": "text", "id": "1", "text": "ก\x00ข \"อ้าง\" \\ 🙂👨‍👩‍👧"})
+    long = event(replyToken="s" * 32, message={"type": "text", "id": "2", "text": "ๆ" * 5000})
+    body = json.dumps({"destination": "U", "events": [odd, long]}, ensure_ascii=False)
+    assert post(base_url, body.encode("utf-8")).status_code == 200
+    rows = {r.webhook_event_id: r for r in stored(session)}
+    assert json.loads(rows[odd["webhookEventId"]].payload) == odd
+    assert json.loads(rows[long["webhookEventId"]].payload) == long
