@@ -172,7 +172,12 @@ def test_the_figures_are_those_of_midnight_counted_once_a_day(app, client, s):
     tomorrow = NOW + dt.timedelta(days=1)
     figures, counted = public.current(s, "40", tomorrow)
     assert counted and figures.total == 91 and figures.as_of == public.cut_off(tomorrow)
-    again, counted = public.current(s, "40", tomorrow + dt.timedelta(hours=3))
+    # later that same day in Khon Kaen (not "3 hours later": after 21:00 there, that is
+    # the day after, and this test failed when run between 14:00 and 17:00 UTC)
+    next_midnight = public.cut_off(tomorrow) + dt.timedelta(days=1)
+    later = tomorrow + (next_midnight - tomorrow) / 2
+    assert public.cut_off(later) == public.cut_off(tomorrow) and later > tomorrow
+    again, counted = public.current(s, "40", later)
     assert not counted and again.total == 91
     assert s.scalar(sa.select(sa.func.count()).select_from(PublicSnapshot)) == 2
 
