@@ -23,13 +23,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, partial
 
+import psycopg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
+from bot import recordset
 from models import InboxEvent, InboxLease, utcnow
 
 
@@ -168,9 +171,6 @@ class PgWriter:
     """
 
     def __init__(self, engine, keep: int = 8, connect_timeout: int = 2) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
         cargs, cparams = engine.dialect.create_connect_args(engine.url)
         cparams.setdefault("connect_timeout", connect_timeout)
         self._connect_args = (cargs, cparams)
@@ -181,7 +181,7 @@ class PgWriter:
 
     def _connect(self):
         cargs, cparams = self._connect_args
-        connection = self._psycopg.connect(*cargs, **cparams, autocommit=True)
+        connection = psycopg.connect(*cargs, **cparams, autocommit=True)
         connection.samoe_generation = self._generation
         return connection
 
@@ -195,12 +195,12 @@ class PgWriter:
     def _close(self, connection) -> None:
         try:
             connection.close()
-        except self._psycopg.Error:
+        except psycopg.Error:
             pass
 
     def _insert(self, rows: list[dict]) -> set[str]:
         """Insert the rows by one statement; return the webhook event ids it stored."""
-        data = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+        data = recordset.dumps(rows)
         try:
             connection = self._idle.pop()
         except IndexError:
@@ -209,13 +209,13 @@ class PgWriter:
             if connection is not None:
                 try:
                     stored = connection.execute(self.statement, (data,), prepare=True).fetchall()
-                except self._psycopg.OperationalError:  # kept too long: the server left it
+                except psycopg.OperationalError:  # kept too long: the server left it
                     self._close(connection)
                     connection = None
             if connection is None:
                 connection = self._connect()
                 stored = connection.execute(self.statement, (data,), prepare=True).fetchall()
-        except self._psycopg.Error as exc:
+        except psycopg.Error as exc:
             if connection is not None:
                 self._close(connection)
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}".strip()) from exc
@@ -278,14 +278,10 @@ class PgWriter:
 @cache
 def _pg_insert_text() -> str:
     """INSERT ... SELECT FROM json_to_recordset(%s) ... ON CONFLICT DO NOTHING RETURNING the
-    event ids stored,
-    its columns and types read from the model (a JSON array of `_rows`)."""
+    event ids stored, for a JSON array of `_rows` (bot.recordset)."""
     table = InboxEvent.__table__
-    from sqlalchemy.dialects import postgresql
-
-    dialect = postgresql.dialect()
     names = [c.name for c in table.columns if c.name in ROW_COLUMNS]
-    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
+    types = recordset.columns(table, names, postgresql.dialect())
     columns = ", ".join(names)
     return (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
             f"FROM json_to_recordset(%s::json) AS r({types}) "

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bot import recordset
 from models import InboxEvent, LineUser, OutboxMessage, utcnow
 
 MAX_MESSAGES = 5
@@ -151,14 +152,9 @@ def _insert_json(connection, values: list[dict]) -> list[int]:
                 item = value[key]
             else:  # a column the rows leave to its default (ColumnDefault)
                 item = default.arg(None) if default.is_callable else default.arg
-            process = processors[key]
-            if process is not None:
-                item = process(item)
-            if isinstance(item, dt.datetime):
-                item = item.isoformat()
-            record[key] = item
+            record[key] = recordset.bound(item, processors[key])
         records.append(record)
-    data = json.dumps(records, ensure_ascii=False, separators=(",", ":"))
+    data = recordset.dumps(records)
     by_key = {retry_key: row_id
               for row_id, retry_key in connection.exec_driver_sql(statement, (data,))}
     if len(by_key) != len(values):
@@ -176,12 +172,11 @@ def _json_statement(given: tuple[str, ...], dialect):
         if column.key not in given and not column.primary_key and column.default is not None
         and (column.default.is_callable or column.default.is_scalar)]
     names = [key for key, _ in keys]
-    types = ", ".join(f"{key} {table.c[key].type.compile(dialect=dialect)}" for key in names)
     columns = ", ".join(names)
-    statement = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-                 f"FROM json_to_recordset(%s::json) AS r({types}) RETURNING id, retry_key")
-    processors = {key: table.c[key].type.bind_processor(dialect) for key in names}
-    return keys, statement, processors
+    statement = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM "
+                 f"json_to_recordset(%s::json) AS r({recordset.columns(table, names, dialect)}) "
+                 f"RETURNING id, retry_key")
+    return keys, statement, recordset.processors(table, names, dialect)
 
 
 def queue_push(session: Session, user_id: str, messages: list[dict]) -> list[OutboxMessage]:

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from bot import line_client as lc
-from bot import richmenu
+from bot import recordset, richmenu
 from bot.i18n import user_locale
 from bot.outbox import MESSAGES, detached, render
 from bot.quiet_hours import QuietHours, from_config
@@ -132,30 +132,22 @@ def _finish_json(connection, keys: tuple[str, ...], params: list[dict], owner: s
     json_to_recordset (an executemany is a statement a row for the server: a batch's replies
     were a fifth of its statements), each row only if `owner` still holds its lease."""
     statement, processors = _finish_json_statement(keys, connection.dialect)
-    records = []
-    for p in params:
-        record = {"row_id": p["row_id"]}
-        for key in keys:
-            value = p["new_" + key]
-            process = processors[key]
-            if process is not None:
-                value = process(value)
-            record["new_" + key] = value.isoformat() if isinstance(value, dt.datetime) else value
-        records.append(record)
-    data = json.dumps(records, ensure_ascii=False, separators=(",", ":"))
-    connection.exec_driver_sql(statement, (data, owner))
+    records = [{"row_id": p["row_id"], **{"new_" + key: recordset.bound(p["new_" + key],
+                                                                        processors[key])
+                                          for key in keys}}
+               for p in params]
+    connection.exec_driver_sql(statement, (recordset.dumps(records), owner))
 
 
 @functools.cache
 def _finish_json_statement(keys: tuple[str, ...], dialect):
     table = OutboxMessage.__table__
-    types = ", ".join(["row_id BIGINT"] + [
-        f"new_{key} {table.c[key].type.compile(dialect=dialect)}" for key in keys])
+    types = "row_id BIGINT, " + recordset.columns(table, keys, dialect, prefix="new_")
     sets = ", ".join(f"{key} = r.new_{key}" for key in keys)
     statement = (f"UPDATE {table.name} AS o SET {sets} "
                  f"FROM json_to_recordset(%s::json) AS r({types}) "
                  f"WHERE o.id = r.row_id AND o.lease_owner = %s")
-    return statement, {key: table.c[key].type.bind_processor(dialect) for key in keys}
+    return statement, recordset.processors(table, keys, dialect)
 
 
 class Sender:
