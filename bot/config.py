@@ -139,6 +139,9 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "WORKER_LEASE_SECONDS": float(env.get("WORKER_LEASE_SECONDS", "30")),
         # the worker's threads that make a batch's replies side by side (bot.worker)
         "WORKER_SEND_THREADS": max(1, int(env.get("WORKER_SEND_THREADS", "4"))),
+        # while the inbox keeps the worker busy, it looks for due outbox rows (pushes,
+        # retries, announcements' sends) at most this often; when idle, every round
+        "WORKER_OUTBOX_POLL_MS": max(0.0, float(env.get("WORKER_OUTBOX_POLL_MS", "250"))),
         "SENDER_LEASE_SECONDS": float(env.get("SENDER_LEASE_SECONDS", "60")),
         # push and multicast retries wait base * 2^(attempt-1) seconds (jittered), at most cap
         "SENDER_BACKOFF_BASE": float(env.get("SENDER_BACKOFF_BASE", "1")),

@@ -15,6 +15,7 @@ Flows register with the engine when the app is created, so the engine imports no
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -525,6 +526,13 @@ class Engine:
         state.expires_at = now + DRAFT_TTL
 
 
+@functools.cache
+def _select_states():
+    """Built once: preload_states runs every batch of the worker."""
+    return sa.select(ConversationState).where(
+        ConversationState.line_user_id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def preload_states(session: Session, line_user_ids: list[str]) -> None:
     """Read these users' conversation states in one query and keep them for the rest of the
     session's transaction (the worker's batch of events, bot.worker), so that `Engine.state`
@@ -532,8 +540,7 @@ def preload_states(session: Session, line_user_ids: list[str]) -> None:
     transaction ends (commit or rollback): the rows are not valid beyond it."""
     known: dict[str, ConversationState | None] = dict.fromkeys(line_user_ids)
     if line_user_ids:
-        for state in session.scalars(sa.select(ConversationState).where(
-                ConversationState.line_user_id.in_(line_user_ids))):
+        for state in session.scalars(_select_states(), {"ids": line_user_ids}):
             known[state.line_user_id] = state
     session.info[STATES] = known
 

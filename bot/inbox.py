@@ -450,6 +450,18 @@ def users_with_work(session: Session, now: dt.datetime, limit: int = 20,
     at least 500): with a backlog of thousands, grouping every pending event on each round
     cost the database a few milliseconds a round; the users further back come forward as
     the older events are handled."""
+    return list(session.scalars(_users_with_work(limit, scan or max(500, limit * 10)),
+                                {"now": now}))
+
+
+# The statements a worker runs every round are built once (with bound parameters) and kept:
+# building a SQLAlchemy statement and its cache key each time cost more of the worker's CPU
+# than executing it, a few milliseconds a round (bench/README.md).
+
+
+@cache
+def _users_with_work(limit: int, scan: int):
+    now = sa.bindparam("now", type_=InboxEvent.available_at.type)
     due = sa.or_(InboxEvent.available_at.is_(None), InboxEvent.available_at <= now)
     held = (
         sa.select(InboxLease.user_key)
@@ -461,16 +473,65 @@ def users_with_work(session: Session, now: dt.datetime, limit: int = 20,
         sa.select(InboxEvent.user_key, InboxEvent.id)
         .where(InboxEvent.status == InboxEvent.PENDING, due, ~held)
         .order_by(InboxEvent.received_at, InboxEvent.id)
-        .limit(scan or max(500, limit * 10))
+        .limit(scan)
         .subquery()
     )
-    statement = (
+    return (
         sa.select(oldest.c.user_key)
         .group_by(oldest.c.user_key)
         .order_by(sa.func.min(oldest.c.id))
         .limit(limit)
     )
-    return list(session.scalars(statement))
+
+
+@cache
+def _take_leases():
+    now = sa.bindparam("now", type_=InboxLease.expires_at.type)
+    return (
+        sa.update(InboxLease)
+        .where(InboxLease.user_key.in_(sa.bindparam("keys", expanding=True)),
+               sa.or_(InboxLease.owner.is_(None), InboxLease.expires_at < now))
+        .values(owner=sa.bindparam("holder"),
+                expires_at=sa.bindparam("until", type_=InboxLease.expires_at.type))
+        .returning(InboxLease.user_key)
+    )
+
+
+@cache
+def _pending_of(per_user: int):
+    order = sa.func.row_number().over(partition_by=InboxEvent.user_key,
+                                      order_by=(InboxEvent.occurred_ms, InboxEvent.id))
+    ranked = (
+        sa.select(InboxEvent, order.label("n"))
+        .where(InboxEvent.status == InboxEvent.PENDING,
+               InboxEvent.user_key.in_(sa.bindparam("keys", expanding=True)))
+        .subquery()
+    )
+    row = aliased(InboxEvent, ranked)
+    return (sa.select(row).where(ranked.c.n <= per_user)
+            .order_by(ranked.c.user_key, ranked.c.occurred_ms, ranked.c.id))
+
+
+@cache
+def _release_leases():
+    return (
+        sa.update(InboxLease)
+        .where(InboxLease.user_key.in_(sa.bindparam("keys", expanding=True)),
+               InboxLease.owner == sa.bindparam("holder"))
+        .values(owner=None, expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@cache
+def _extend_leases():
+    return (
+        sa.update(InboxLease)
+        .where(InboxLease.user_key.in_(sa.bindparam("keys", expanding=True)),
+               InboxLease.owner == sa.bindparam("holder"))
+        .values(expires_at=sa.bindparam("until", type_=InboxLease.expires_at.type))
+        .returning(InboxLease.user_key)
+    )
 
 
 @dataclass(frozen=True)
@@ -494,28 +555,13 @@ def claim(session: Session, owner: str, seconds: float, limit_users: int = 20,
     connection = session.connection()
     connection.execute(_insert_lease(connection.dialect.name),
                        [{"user_key": key} for key in keys])
-    taken = set(connection.execute(
-        sa.update(InboxLease)
-        .where(InboxLease.user_key.in_(keys),
-               sa.or_(InboxLease.owner.is_(None), InboxLease.expires_at < now))
-        .values(owner=owner, expires_at=now + dt.timedelta(seconds=seconds))
-        .returning(InboxLease.user_key)
-    ).scalars())
+    taken = set(connection.execute(_take_leases(), {
+        "keys": keys, "now": now, "holder": owner,
+        "until": now + dt.timedelta(seconds=seconds)}).scalars())
     keys = [key for key in keys if key in taken]
     events: dict[str, list[InboxEvent]] = {key: [] for key in keys}
     if keys:
-        order = sa.func.row_number().over(partition_by=InboxEvent.user_key,
-                                          order_by=(InboxEvent.occurred_ms, InboxEvent.id))
-        ranked = (
-            sa.select(InboxEvent, order.label("n"))
-            .where(InboxEvent.status == InboxEvent.PENDING, InboxEvent.user_key.in_(keys))
-            .subquery()
-        )
-        row = aliased(InboxEvent, ranked)
-        rows = session.scalars(
-            sa.select(row).where(ranked.c.n <= per_user)
-            .order_by(ranked.c.user_key, ranked.c.occurred_ms, ranked.c.id)
-        ).all()
+        rows = session.scalars(_pending_of(per_user), {"keys": keys}).all()
         blocked: set[str] = set()
         for event in rows:
             session.expunge(event)
@@ -541,12 +587,7 @@ def release_leases(session: Session, user_keys: list[str], owner: str) -> None:
     """Give back the leases of a round (only those we still hold) and commit."""
     if not user_keys:
         return
-    session.execute(
-        sa.update(InboxLease)
-        .where(InboxLease.user_key.in_(user_keys), InboxLease.owner == owner)
-        .values(owner=None, expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_release_leases(), {"keys": list(user_keys), "holder": owner})
     session.commit()
 
 
@@ -592,13 +633,9 @@ def extend_leases(session: Session, user_keys: list[str], owner: str,
     these users' leases and push their expiry on; return the keys we hold."""
     if not user_keys:
         return set()
-    now = utcnow()
-    return set(session.connection().execute(
-        sa.update(InboxLease)
-        .where(InboxLease.user_key.in_(user_keys), InboxLease.owner == owner)
-        .values(expires_at=now + dt.timedelta(seconds=seconds))
-        .returning(InboxLease.user_key)
-    ).scalars())
+    return set(session.connection().execute(_extend_leases(), {
+        "keys": list(user_keys), "holder": owner,
+        "until": utcnow() + dt.timedelta(seconds=seconds)}).scalars())
 
 
 def release_lease(session: Session, user_key: str, owner: str) -> None:

@@ -150,6 +150,51 @@ def _finish_json_statement(keys: tuple[str, ...], dialect):
     return statement, recordset.processors(table, keys, dialect)
 
 
+# a worker looks for due rows several times a second: its statements are built once
+@functools.cache
+def _due_statement(limit: int):
+    now = sa.bindparam("now", type_=OutboxMessage.next_attempt_at.type)
+    earlier = aliased(OutboxMessage)
+    blocked = (
+        sa.select(earlier.id)
+        .where(
+            earlier.recipient == OutboxMessage.recipient,
+            earlier.status == OutboxMessage.PENDING,
+            earlier.id < OutboxMessage.id,
+            # an earlier row due now or being sent holds the later ones back; one waiting
+            # for its backoff or for the monthly quota does not (replies must not wait)
+            sa.or_(earlier.next_attempt_at <= now, earlier.lease_expires_at > now),
+        )
+        .exists()
+    )
+    return (
+        sa.select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxMessage.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            sa.or_(
+                OutboxMessage.lease_expires_at.is_(None),
+                OutboxMessage.lease_expires_at < now,
+            ),
+            ~blocked,  # one user's messages leave in the order they were queued
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+
+
+@functools.cache
+def _hold_quiet_statement():
+    until = sa.bindparam("until", type_=OutboxMessage.next_attempt_at.type)
+    return (
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxMessage.PENDING,
+               OutboxMessage.quiet.is_(True), OutboxMessage.next_attempt_at < until)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
 class Sender:
     """Delivers due outbox rows; one instance per worker process or thread."""
 
@@ -161,9 +206,11 @@ class Sender:
         # sent right after their batch's commit are recorded in one transaction, not one each
         self.deferred: list[tuple[int, dict]] | None = [] if defer_finish else None
         # with defer_finish and a pool of threads, `deliver` only queues the row, and
-        # finish_deferred makes the replies of different users side by side (_send_queued)
+        # finish_deferred (or start_sending) makes the replies of different users side by side
         self.pool = pool if defer_finish else None
         self.queued: list[tuple[OutboxMessage, LineUser | None, list[dict]]] = []
+        # the reply calls started on the pool (start_sending) and not yet collected
+        self.in_flight: tuple[list, list] | None = None
         self.client = client
         self.owner = owner
         self.clock = clock
@@ -192,12 +239,7 @@ class Sender:
         if not self.quiet.contains(now):
             return 0
         until = self.quiet.end_after(now).astimezone(dt.UTC)
-        return self.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.status == OutboxMessage.PENDING,
-                   OutboxMessage.quiet.is_(True), OutboxMessage.next_attempt_at < until)
-            .values(next_attempt_at=until)
-            .execution_options(synchronize_session=False)).rowcount
+        return self.session.execute(_hold_quiet_statement(), {"until": until}).rowcount
 
     # -- the monthly-quota hold --------------------------------------------------------------
 
@@ -246,35 +288,7 @@ class Sender:
     # -- claiming ----------------------------------------------------------------------------
 
     def _due_ids(self, limit: int) -> list[int]:
-        now = self.clock()
-        earlier = aliased(OutboxMessage)
-        blocked = (
-            sa.select(earlier.id)
-            .where(
-                earlier.recipient == OutboxMessage.recipient,
-                earlier.status == OutboxMessage.PENDING,
-                earlier.id < OutboxMessage.id,
-                # an earlier row due now or being sent holds the later ones back; one waiting
-                # for its backoff or for the monthly quota does not (replies must not wait)
-                sa.or_(earlier.next_attempt_at <= now, earlier.lease_expires_at > now),
-            )
-            .exists()
-        )
-        statement = (
-            sa.select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == OutboxMessage.PENDING,
-                OutboxMessage.next_attempt_at <= now,
-                sa.or_(
-                    OutboxMessage.lease_expires_at.is_(None),
-                    OutboxMessage.lease_expires_at < now,
-                ),
-                ~blocked,  # one user's messages leave in the order they were queued
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        return list(self.session.scalars(statement))
+        return list(self.session.scalars(_due_statement(limit), {"now": self.clock()}))
 
     def _claim(self, row_id: int) -> bool:
         now = self.clock()
@@ -327,7 +341,9 @@ class Sender:
         leased to us: a sender takes them over when the lease runs out, as unclear tries (a
         retried reply that finds its token used is delivered-uncertain)."""
         if self.queued:
-            self._send_queued()
+            self.start_sending()
+        if self.in_flight is not None:
+            self._collect_sent()
         if not self.deferred:
             return
         held, self.deferred = self.deferred, []
@@ -440,11 +456,16 @@ class Sender:
                                                                    strict=False)})
         return results
 
-    def _send_queued(self) -> None:
-        """Deliver the queued rows: the reply calls of different users side by side on the
-        pool (the round trip to LINE, not our CPU, is most of a reply's time), each user's in
-        order; then every row's outcome in queue order, here, and the rows not replied ahead
-        (pushes, a user's rows after a refused reply) the usual way, in order too."""
+    def start_sending(self) -> None:
+        """Start the queued rows' reply calls on the pool and return without waiting for
+        them: the calls of different users side by side (the round trip to LINE, not our
+        CPU, is most of a reply's time), each user's in order. `finish_deferred` collects
+        them; meanwhile this thread may do other work, but must neither use the rows nor
+        send to their users. (The worker steps its next batch meanwhile: bot.worker.)"""
+        if self.in_flight is not None:
+            raise RuntimeError("the previous replies are not collected yet")
+        if not self.queued or self.pool is None:
+            return
         queued, self.queued = self.queued, []
         by_user: dict[str | None, list[OutboxMessage]] = {}
         for row, _user, _messages in queued:
@@ -461,6 +482,13 @@ class Sender:
         width = max(1, min(len(ahead), getattr(self.pool, "_max_workers", 8)))
         shares = [list(ahead.items())[i::width] for i in range(width)]
         tasks = [self.pool.submit(self._replies_of, share, messages_of) for share in shares]
+        self.in_flight = (queued, tasks)
+
+    def _collect_sent(self) -> None:
+        """Wait for the calls `start_sending` started; then every row's outcome in queue
+        order, here, and the rows not replied ahead (pushes, a user's rows after a refused
+        reply) the usual way, in order too."""
+        (queued, tasks), self.in_flight = self.in_flight, None
         results: dict[int, lc.SendResult] = {}
         for task in tasks:
             try:
@@ -498,7 +526,7 @@ class Sender:
     def _reply(self, row: OutboxMessage, messages: list[dict], user: LineUser | None,
                result: lc.SendResult | None = None) -> None:
         """Reply (or push, or give up) by the rules above; `result`: the reply call was
-        made already (_send_queued), only its outcome is left."""
+        made already (start_sending), only its outcome is left."""
         if result is None:
             result = self._reply_call(row, messages, user)
             if result is None:

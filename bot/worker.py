@@ -48,6 +48,10 @@ BATCH_MS_SQLITE = 15  # on SQLite the webhook's inserts wait for the batch's wri
 #: more only add switches between threads (8 cost 15-30% more CPU per event than 4 and were
 #: no faster, bench/profile_worker.py)
 SEND_THREADS = 4
+#: while the inbox keeps a worker busy, how often it looks for due outbox rows (pushes,
+#: retries, announcements): every round, that look was an eighth of the worker's CPU under a
+#: steady trickle of events (WORKER_OUTBOX_POLL_MS; bench/README.md)
+OUTBOX_POLL_MS = 250
 QUOTA_RETRY_SECONDS = 30  # after LINE's quota could not be read, before it is asked again
 
 
@@ -68,6 +72,27 @@ class Stop:
 def _insert_users(dialect: str):
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert(LineUser.__table__).on_conflict_do_nothing(index_elements=["line_user_id"])
+
+
+# statements of every batch, built once (bot.inbox says why)
+
+
+@functools.cache
+def _select_users():
+    return sa.select(LineUser).where(
+        LineUser.line_user_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _mark_events():
+    table = InboxEvent.__table__
+    return (table.update()
+            .where(table.c.id.in_(sa.bindparam("ids", expanding=True)),
+                   table.c.status == InboxEvent.PENDING)
+            .values(status=sa.bindparam("to_status"),
+                    handled_at=sa.bindparam("now", type_=table.c.handled_at.type),
+                    attempts=table.c.attempts + 1)
+            .returning(table.c.id))
 
 
 def make_client(app: Flask) -> LineClient:
@@ -112,6 +137,8 @@ class Worker:
         self.pool = ThreadPoolExecutor(int(app.config.get("WORKER_SEND_THREADS", SEND_THREADS)),
                                        thread_name_prefix="samoe-send")
         self._sender: Sender | None = None  # the batch's sender, while it sends its answers
+        # the last batch's sender while its replies are made on the pool (settle)
+        self._in_flight: Sender | None = None
         warm_up()  # load the Thai word list now, not on the first user's message
         self.wakeup = threading.Event()
         self.scheduler = Scheduler(app, self.name)
@@ -120,6 +147,9 @@ class Worker:
         self.quota_retry_at = 0.0  # when LINE's quota may be asked again after a failed ask
         self.seal_every = 5.0  # seconds between sealings of the audit log
         self.next_seal = 0.0
+        config = app.config
+        self.outbox_every = float(config.get("WORKER_OUTBOX_POLL_MS", OUTBOX_POLL_MS)) / 1000
+        self.next_outbox = 0.0
 
     @property
     def session(self):
@@ -166,14 +196,21 @@ class Worker:
                 stop = new_stop or stop
         finally:
             self.session.rollback()
+            try:
+                self.settle()  # before the leases are given back: see settle
+            except Exception:  # the rows stay leased to us: a sender takes them over later
+                log.exception("the outcomes of a batch's replies could not be recorded")
+                self.session.rollback()
             inbox.release_leases(self.session, claim.user_keys, self.name)
         return handled
 
     def _batch(self, queue: deque, stopped: set[str], until: InboxEvent | None,
                parsed: dict[int, tuple] | None = None) -> tuple[int, Stop | None]:
         """Handle events from the front of `queue` in one transaction and one commit, then
-        send their answers and record their outcomes in one more; return how many were
-        handled.
+        start sending their answers on the pool and return how many were handled: the
+        replies are made while the next batch is handled, and their outcomes recorded in one
+        more transaction by the next `settle()` (before the next batch's answers leave, or
+        at the end of the round).
 
         The transaction reads the users' LineUser rows and conversation states in two
         queries, and before its commit proves and extends their leases in one (if one was
@@ -256,6 +293,10 @@ class Worker:
         finally:
             self._users = None
             conversation.forget_states(self.session)
+        # the previous batch's replies are made and recorded before this one's leave (a
+        # user's answers stay in order); this batch's are then made while the next batch is
+        # handled, and collected by the next settle()
+        self.settle()
         self._sender = sender = Sender(self.session, self.client, self.name, defer_finish=True,
                                        pool=self.pool)
         try:
@@ -263,12 +304,22 @@ class Worker:
                 self._send_now(rows, user)
         finally:
             self._sender = None
-            sender.finish_deferred()
+            self._in_flight = sender
+        sender.start_sending()
         return len(done), None
+
+    def settle(self) -> None:
+        """Wait for the reply calls the last batch started (`Sender.start_sending`) and
+        record their outcomes (one transaction). Called before any other answer is sent,
+        and before the users' leases are given back: a user's answers leave in order."""
+        sender, self._in_flight = self._in_flight, None
+        if sender is not None:
+            sender.finish_deferred()
 
     def _handle_alone(self, event: InboxEvent, need: tuple[str, ...] | None = None) -> bool:
         """Handle one event in its own transaction (`_handle`; `need`: what its step already
         asked LINE for); False if it failed (recorded for a retry) or its lease was lost."""
+        self.settle()  # its answers go after those of the batches before it
         try:
             self._handle(event, need)
         except LeaseLost:
@@ -287,29 +338,24 @@ class Worker:
         if not line_user_ids:
             return {}
         found = {u.line_user_id: u for u in self.session.scalars(
-            sa.select(LineUser).where(LineUser.line_user_id.in_(line_user_ids)))}
+            _select_users(), {"ids": line_user_ids})}
         missing = [i for i in line_user_ids if i not in found]
         if missing:
             connection = self.session.connection()
             connection.execute(_insert_users(connection.dialect.name),
                                [{"line_user_id": i, "followed": True} for i in missing])
             found.update({u.line_user_id: u for u in self.session.scalars(
-                sa.select(LineUser).where(LineUser.line_user_id.in_(missing)))})
+                _select_users(), {"ids": missing})})
         return found
 
     def _mark_handled(self, marks: dict[str, list[int]]) -> set[int]:
         """Mark these events handled (status -> ids), each only if still pending; return the
         ids that were not (another worker handled them: our lease was not ours any more)."""
         now = utcnow()
-        table = InboxEvent.__table__
         missing: set[int] = set()
         for status, ids in marks.items():
             marked = self.session.connection().execute(
-                table.update()
-                .where(table.c.id.in_(ids), table.c.status == InboxEvent.PENDING)
-                .values(status=status, handled_at=now, attempts=table.c.attempts + 1)
-                .returning(table.c.id)
-            ).scalars().all()
+                _mark_events(), {"ids": ids, "to_status": status, "now": now}).scalars().all()
             missing.update(set(ids) - set(marked))
         return missing
 
@@ -459,13 +505,17 @@ class Worker:
             self.session.rollback()
             return 0
 
-    def run_once(self) -> int:
+    def run_once(self, poll_outbox: bool = True) -> int:
         """One round: handle due inbox events, release due announcements, then send the due
-        outbox. Returns work done."""
+        outbox (with `poll_outbox` False, only if the inbox gave no work or the last look
+        was `outbox_every` ago). Returns work done."""
         handled = self.handle_inbox() + self.release_announcements()
-        sender = Sender(self.session, self.client, self.name)
-        sent = sender.send_due() + self.sent_now
+        sent = self.sent_now
         self.sent_now = 0
+        now = time.monotonic()
+        if poll_outbox or handled == 0 or now >= self.next_outbox:
+            self.next_outbox = now + self.outbox_every
+            sent += Sender(self.session, self.client, self.name).send_due()
         db.session.remove()
         return handled + sent
 
@@ -486,7 +536,7 @@ class Worker:
             try:
                 self.scheduler.tick()  # the jobs due now (08:00 reminders), once per interval
                 self.seal_audit()
-                done = self.run_once()
+                done = self.run_once(poll_outbox=False)
             except Exception:  # the database may be away: wait and try again
                 log.exception("worker round failed")
                 db.session.rollback()

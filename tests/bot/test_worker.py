@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 
 import sqlalchemy as sa
 from linebot.v3.webhooks import MessageEvent, TextMessageContent
 
 from bot.dispatch import Dispatcher
+from bot.extensions import db
 from bot.messages import text
+from bot.outbox import queue_push
 from bot.worker import Worker
 from models import InboxEvent, InboxLease, LineUser, OutboxMessage
 from tests.support import flask_command, flask_env, texts, wait_until
@@ -236,3 +239,70 @@ def test_a_refused_reply_is_pushed_before_the_same_users_next_reply(app, emulato
     rows = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [(r.status, r.via) for r in rows] == [(OutboxMessage.SENT, "push"),
                                                 (OutboxMessage.SENT, "reply")]
+
+
+def test_a_batchs_replies_are_made_while_the_next_batch_is_handled(app, emulator, session):
+    """Batches of one event: while LINE is slow with the first batch's reply, the next batch
+    is handled (the worker does not wait for the call), and the user's replies still land in
+    the order of the events, every outcome recorded when the round ends."""
+    _two_messages_each(emulator, (USER,))
+    seen: list[str] = []
+    next_handled = threading.Event()
+    waited: list[bool] = []
+    dispatcher = Dispatcher()
+
+    @dispatcher.add(MessageEvent, message=TextMessageContent)
+    def record(ctx):
+        seen.append(ctx.event.message.text)
+        if ctx.event.message.text == "1-01":
+            next_handled.set()
+        ctx.reply(text("ok:" + ctx.event.message.text))
+
+    with app.app_context():
+        worker = Worker(app, dispatcher, name="pipelined")
+        worker.batch_events = 1
+        real_reply = worker.client.reply
+
+        def reply(token, messages):
+            if messages[0]["text"] == "ok:1-00":  # slow: the next event is handled meanwhile
+                waited.append(next_handled.wait(5))
+            return real_reply(token, messages)
+
+        worker.client.reply = reply
+        assert worker.handle_inbox() == 2
+    assert waited == [True]
+    assert seen == ["1-00", "1-01"]
+    assert texts(emulator.sent(USER)) == ["ok:1-00", "ok:1-01"]
+    session.expire_all()
+    assert session.scalars(sa.select(OutboxMessage.status)).all() == [OutboxMessage.SENT] * 2
+    assert session.scalars(sa.select(InboxLease.owner)).all() == [None]  # given back after
+
+
+def test_a_busy_worker_looks_for_due_pushes_only_every_poll_interval(app, emulator, session):
+    """`flask worker` (run_once(poll_outbox=False)): a round that handled inbox events looks
+    for due outbox rows only if the last look was WORKER_OUTBOX_POLL_MS ago; a round with
+    nothing in the inbox always looks."""
+    seen: list[str] = []
+    with app.app_context():
+        worker = recording_worker(app, seen)
+        worker.outbox_every = 3600.0  # the interval never passes by itself in this test
+        emulator.text(USER, "a")
+        queue_push(db.session, USER, [text("first push")])
+        db.session.commit()
+        # work done: the event, its reply and the push (the first look)
+        assert worker.run_once(poll_outbox=False) == 3
+        emulator.text(USER, "b")
+        queue_push(db.session, USER, [text("second push")])
+        db.session.commit()
+        assert worker.run_once(poll_outbox=False) == 2  # no look: busy, and looked lately
+        assert texts(emulator.sent(USER, endpoint="push")) == ["first push"]
+        worker.next_outbox = 0.0  # the interval has passed
+        emulator.text(USER, "c")
+        assert worker.run_once(poll_outbox=False) == 3
+        assert texts(emulator.sent(USER, endpoint="push")) == ["first push", "second push"]
+        queue_push(db.session, USER, [text("third push")])
+        db.session.commit()
+        assert worker.run_once(poll_outbox=False) == 1  # nothing in the inbox: it looks
+    assert texts(emulator.sent(USER, endpoint="push")) == [
+        "first push", "second push", "third push"]
+    assert seen == ["a", "b", "c"]
