@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.extensions import db
-from models import ConversationState, Invitation, LineUser, utcnow
+from models import BANGKOK, ConversationState, Invitation, LineUser, utcnow
 from services import invitations
 from tests.support import Chat, flask_command, flask_env
 
@@ -127,11 +127,16 @@ def test_a_draft_older_than_30_minutes_is_offered_back(chat, session):
     chat.follow()
     chat.tap("อสม.")
     chat.say("สมศรี ใจดี")
+    updated = utcnow() - dt.timedelta(minutes=31)
     session.execute(sa.update(ConversationState).values(
-        expires_at=utcnow() - dt.timedelta(minutes=1),
-        updated_at=utcnow() - dt.timedelta(minutes=31)))
+        expires_at=utcnow() - dt.timedelta(minutes=1), updated_at=updated))
     answer = chat.say("081 234 5678")
-    assert answer[0]["text"].startswith("มีข้อมูลที่กรอกค้างไว้ตั้งแต่วันนี้")
+    # "today" unless Khon Kaen's midnight fell within those 31 minutes (the test failed when
+    # run between 17:00 and 17:31 UTC: the answer rightly said "yesterday 23:49")
+    same_day = updated.astimezone(BANGKOK).date() == utcnow().astimezone(BANGKOK).date()
+    since = "วันนี้" if same_day else "เมื่อวาน"
+    assert answer[0]["text"].startswith("มีข้อมูลที่กรอกค้างไว้ตั้งแต่" + since)
+    assert updated.astimezone(BANGKOK).strftime("%H:%M") in answer[0]["text"]
     assert chat.labels() == ["ทำต่อ", "เริ่มใหม่"]
     assert chat.tap("ทำต่อ")[0]["text"].startswith("เบอร์มือถือ")
     chat.say("081 234 5678")
