@@ -512,26 +512,24 @@ def _pending_of(per_user: int):
             .order_by(ranked.c.user_key, ranked.c.occurred_ms, ranked.c.id))
 
 
+def _held_leases():
+    """An UPDATE of the leases of users `keys` that `holder` still holds."""
+    return sa.update(InboxLease).where(
+        InboxLease.user_key.in_(sa.bindparam("keys", expanding=True)),
+        InboxLease.owner == sa.bindparam("holder"))
+
+
 @cache
 def _release_leases():
-    return (
-        sa.update(InboxLease)
-        .where(InboxLease.user_key.in_(sa.bindparam("keys", expanding=True)),
-               InboxLease.owner == sa.bindparam("holder"))
-        .values(owner=None, expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    return (_held_leases().values(owner=None, expires_at=None)
+            .execution_options(synchronize_session=False))
 
 
 @cache
 def _extend_leases():
-    return (
-        sa.update(InboxLease)
-        .where(InboxLease.user_key.in_(sa.bindparam("keys", expanding=True)),
-               InboxLease.owner == sa.bindparam("holder"))
-        .values(expires_at=sa.bindparam("until", type_=InboxLease.expires_at.type))
-        .returning(InboxLease.user_key)
-    )
+    return (_held_leases()
+            .values(expires_at=sa.bindparam("until", type_=InboxLease.expires_at.type))
+            .returning(InboxLease.user_key))
 
 
 @dataclass(frozen=True)

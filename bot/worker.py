@@ -147,8 +147,7 @@ class Worker:
         self.quota_retry_at = 0.0  # when LINE's quota may be asked again after a failed ask
         self.seal_every = 5.0  # seconds between sealings of the audit log
         self.next_seal = 0.0
-        config = app.config
-        self.outbox_every = float(config.get("WORKER_OUTBOX_POLL_MS", OUTBOX_POLL_MS)) / 1000
+        self.outbox_every = float(app.config.get("WORKER_OUTBOX_POLL_MS", OUTBOX_POLL_MS)) / 1000
         self.next_outbox = 0.0
 
     @property
