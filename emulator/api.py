@@ -68,19 +68,34 @@ def _authenticate() -> None:
 
 @bp.after_request
 def _log_request(response: Response) -> Response:
+    if g.get("request_logged"):
+        return response
     error = None
     if response.status_code >= 400 and response.is_json:
         error = (response.get_json(silent=True) or {}).get("message")
-    current_emulator().store.record_request(
-        endpoint=getattr(g, "api_endpoint", "unknown"),
-        method=request.method,
-        path=request.path,
-        status=response.status_code,
-        error=error,
-        retry_key=request.headers.get(RETRY_KEY_HEADER),
-        request_id=g.request_id,
-    )
+    current_emulator().store.record_request(**_request_log(response.status_code, error))
     return response
+
+
+def _request_log(status: int, error: str | None = None) -> dict[str, Any]:
+    """This call's entry in the request log."""
+    return {
+        "endpoint": getattr(g, "api_endpoint", "unknown"),
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "error": error,
+        "retry_key": request.headers.get(RETRY_KEY_HEADER),
+        "request_id": g.request_id,
+    }
+
+
+def _log_with_send(status: int = 200) -> dict[str, Any] | None:
+    """The log entry a send writes in its own transaction when the call answers ``status`` if
+    the send succeeds (no fault was taken for it); the view then sets ``g.request_logged`` so
+    that `_log_request` skips it. None: `_log_request` logs the call once its response is
+    known."""
+    return _request_log(status) if g.get("no_fault") else None
 
 
 # -- sending --------------------------------------------------------------------------------
@@ -93,12 +108,14 @@ def reply() -> Response:
         raise LineApiError(400, errors.MSG_RETRY_KEY_NOT_ALLOWED)
     body = _send_body("reply")
     sent = _sent_messages(body["messages"])
+    request_log = _log_with_send()
     try:
         current_emulator().store.send_reply(
-            body["replyToken"], body["messages"], sent, g.request_id
+            body["replyToken"], body["messages"], sent, g.request_id, request_log
         )
     except InvalidReplyToken:
         raise LineApiError(400, errors.MSG_INVALID_REPLY_TOKEN) from None
+    g.request_logged = request_log is not None
     return jsonify(sentMessages=sent)
 
 
@@ -129,7 +146,7 @@ def broadcast() -> Response:
 @api_route("/v2/bot/message/narrowcast", "narrowcast")
 def narrowcast() -> Response:
     """Send messages to an audience; the emulator sends to every followed user."""
-    _send("narrowcast", None, _send_body("narrowcast"), None)
+    _send("narrowcast", None, _send_body("narrowcast"), None, status=202)
     return jsonify({}), 202
 
 
@@ -150,7 +167,9 @@ def _send(
     recipients: list[str] | None,
     body: dict[str, Any],
     sent: list[dict[str, Any]] | None,
+    status: int = 200,
 ) -> None:
+    request_log = _log_with_send(status)
     try:
         current_emulator().store.send(
             endpoint,
@@ -159,6 +178,7 @@ def _send(
             sent,
             request.headers.get(RETRY_KEY_HEADER),
             g.request_id,
+            request_log,
         )
     except RetryKeyAccepted as first:
         extra = {"sentMessages": first.sent_messages} if first.sent_messages else None
@@ -170,6 +190,7 @@ def _send(
         ) from None
     except QuotaExceeded:
         raise LineApiError(429, errors.MSG_MONTHLY_LIMIT) from None
+    g.request_logged = request_log is not None
 
 
 def _sent_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -257,6 +278,7 @@ def _run_with_fault(name: str, call: Callable[[], Any]) -> Any:
     """Run a view with the next fault set for ``name``, before or after carrying it out."""
     fault = current_emulator().store.take_fault(name)
     if fault is None:
+        g.no_fault = True
         return call()
     if fault.when == "before":
         time.sleep(fault.delay)

@@ -289,8 +289,12 @@ class Store:
         messages: list[dict[str, Any]],
         sent_messages: list[dict[str, Any]],
         request_id: str,
+        request_log: dict[str, Any] | None = None,
     ) -> None:
-        """Consume a reply token (single use, 60 s) and record the reply; else InvalidReplyToken."""
+        """Consume a reply token (single use, 60 s) and record the reply; else InvalidReplyToken.
+
+        ``request_log``: the call's entry in the request log, written in the same transaction
+        (see `record_request`)."""
         now = now_ms()
         tokens = t.reply_tokens
         with self.engine.begin() as conn:
@@ -317,6 +321,8 @@ class Store:
                 request_id=request_id,
                 at=now,
             )
+            if request_log is not None:
+                self._record_request(conn, request_log)
 
     def send(
         self,
@@ -326,6 +332,7 @@ class Store:
         sent_messages: list[dict[str, Any]] | None,
         retry_key: str | None,
         request_id: str,
+        request_log: dict[str, Any] | None = None,
     ) -> list[str]:
         """Accept the retry key, count recipients against the quota and record the send.
 
@@ -333,6 +340,7 @@ class Store:
         one transaction, so a key is accepted only with a successful send: RetryKeyAccepted or
         QuotaExceeded leave nothing behind. A concurrent request with the same key waits on the
         key's unique index (PostgreSQL) or the write lock (SQLite), then sees it accepted.
+        ``request_log`` as for `send_reply`.
         """
         now = now_ms()
         with self.engine.begin() as conn:
@@ -359,6 +367,8 @@ class Store:
                 request_id=request_id,
                 at=now,
             )
+            if request_log is not None:
+                self._record_request(conn, request_log)
         return recipients
 
     @staticmethod
@@ -526,10 +536,17 @@ class Store:
     # -- request log ----------------------------------------------------------------------
 
     def record_request(self, **values: Any) -> None:
-        """Log one API call (endpoint, method, path, status, error, retry_key, request_id)."""
+        """Log one API call (endpoint, method, path, status, error, retry_key, request_id).
+
+        A successful send logs itself in its own transaction instead (`send_reply`, `send`):
+        one write, not two, per call; a failed one rolls back and is logged here."""
         with self.engine.begin() as conn:
-            _lock(conn, _REQUESTS_LOCK)
-            conn.execute(t.api_requests.insert().values(at=now_ms(), **values))
+            self._record_request(conn, values)
+
+    @staticmethod
+    def _record_request(conn: sa.Connection, values: dict[str, Any]) -> None:
+        _lock(conn, _REQUESTS_LOCK)
+        conn.execute(t.api_requests.insert().values(at=now_ms(), **values))
 
     def list_requests(
         self, *, endpoint: str | None = None, after: int = 0, limit: int | None = None
