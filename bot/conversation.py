@@ -23,8 +23,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from linebot.v3.webhooks import (
     ImageMessageContent,
     LocationMessageContent,
@@ -36,6 +34,8 @@ from linebot.v3.webhooks import (
 from sqlalchemy.orm import Session
 
 from bot.dispatch import EventContext
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.intents import Intent, match
 from bot.messages import text
 from bot.thai_text import DONE_WORDS, clean, thai_date, thai_time

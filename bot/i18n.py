@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
+import flask_babel
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.support import NullTranslations
 from flask import request, session
+from flask_babel.speaklater import LazyString
 
 SUPPORTED = ("th", "en")
 DEFAULT = "th"
@@ -33,6 +39,42 @@ def select_locale() -> str:
 def user_locale(language: str | None) -> str:
     """The catalog to use for a user's stored language."""
     return language if language in SUPPORTED else DEFAULT
+
+
+#: The catalog of the locale forced by `force_locale` in this thread (None: not forced).
+_forced: ContextVar[NullTranslations | None] = ContextVar("samoe_forced_catalog", default=None)
+
+
+@contextmanager
+def force_locale(locale) -> Iterator[None]:
+    """flask_babel's force_locale, with the locale's catalog looked up once for the block.
+
+    The worker answers every event under its user's locale, and one answer looks up six or
+    more texts: through flask_babel each lookup finds the app, the request or `g`, the locale
+    and the catalog again (about a tenth of the worker's own CPU per event,
+    bench/profile_worker.py --profile worker). Inside this block `gettext` goes straight to the
+    catalog flask_babel itself picked for the locale; flask_babel's own functions
+    (get_locale, format_*) still see the forced locale."""
+    with flask_babel.force_locale(locale):
+        token = _forced.set(flask_babel.get_translations())
+        try:
+            yield
+        finally:
+            _forced.reset(token)
+
+
+def gettext(string: str, **variables) -> str:
+    """flask_babel's gettext: the text in the forced locale's catalog, else in the request's."""
+    catalog = _forced.get()
+    if catalog is None:
+        return flask_babel.gettext(string, **variables)
+    text = catalog.ugettext(string)
+    return text % variables if variables else text
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    """A text looked up (`gettext`) each time it is used, in the locale of that moment."""
+    return LazyString(gettext, string, **variables)
 
 
 def compile_catalogs(locales_dir: Path = LOCALES_DIR) -> list[Path]:

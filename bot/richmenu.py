@@ -28,9 +28,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask_babel import force_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from linebot.v3.messaging import (
     ApiException,
     CreateRichMenuAliasRequest,
@@ -42,6 +39,9 @@ from linebot.v3.messaging import (
 )
 from sqlalchemy.orm import Session
 
+from bot.i18n import force_locale
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.richmenu_image import draw_menu
 from models import LineUser, OutboxMessage, ServiceState
 

@@ -27,14 +27,13 @@ from concurrent.futures import Executor
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
-from flask_babel import force_locale
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from bot import line_client as lc
 from bot import recordset, richmenu
-from bot.i18n import user_locale
+from bot.i18n import force_locale, user_locale
 from bot.outbox import MESSAGES, detached, render
 from bot.quiet_hours import QuietHours, from_config
 from models import BANGKOK, Announcement, LineUser, OutboxMessage, ServiceState, utcnow

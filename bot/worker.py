@@ -17,14 +17,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask_babel import force_locale
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot import conversation, inbox
 from bot.dispatch import CONTENT, QUOTA, Dispatcher, EventContext, NeedsLine, parse_event
 from bot.extensions import db
-from bot.i18n import user_locale
+from bot.i18n import force_locale, user_locale
 from bot.line_client import LineClient
 from bot.outbox import detached, insert_rows, reply_rows
 from bot.scheduler import Scheduler

@@ -10,11 +10,10 @@ arrives exactly as previewed.
 
 from __future__ import annotations
 
-from flask_babel import force_locale
-from flask_babel import gettext as _
-
 from bot.extensions import db
 from bot.flex import flex, notice, uri_button
+from bot.i18n import force_locale
+from bot.i18n import gettext as _
 from bot.messages import text
 from bot.outbox import renderer
 from handlers.notifications import agency_name

@@ -20,11 +20,11 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from bot.conversation import Choice, action_items, int_param
 from bot.extensions import db
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.messages import text
 from bot.outbox import renderer
 from bot.thai_text import thai_date, thai_time

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask_babel import gettext as _
-
+from bot.i18n import gettext as _
 from bot.messages import text
 from bot.outbox import renderer
 from handlers.flows.report import first_name

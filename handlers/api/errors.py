@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
-from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
+from bot.i18n import gettext
 from services.access import NotFound
 from services.workflow import WorkflowError
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.i18n import gettext as _
 from models import BANGKOK, Case, utcnow
 from services import access, audit, cases, consent, workflow
 from services.cases import SERVICES

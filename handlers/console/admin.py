@@ -35,9 +35,9 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.i18n import gettext as _
 from bot.thai_text import parse_reference
 from models import BANGKOK, Agency, Area, AuditEntry, Case, Invitation, Officer, utcnow
 from services import accounts, audit, deadlines, invitations, queue

@@ -17,9 +17,9 @@ import datetime as dt
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.i18n import gettext as _
 from handlers.announcements import announcement_messages
 from handlers.api.announcements import line_quota
 from models import BANGKOK, Announcement, Area, utcnow

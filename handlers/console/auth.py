@@ -12,10 +12,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 
 from bot.extensions import db
 from bot.i18n import SUPPORTED
+from bot.i18n import gettext as _
 from models import Officer, utcnow
 from services import accounts, audit
 from services.access import Actor

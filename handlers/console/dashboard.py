@@ -23,9 +23,9 @@ import os
 import socket
 
 from flask import current_app, g, render_template, request
-from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.i18n import gettext as _
 from bot.thai_text import BE_OFFSET, THAI_MONTH_ABBREVIATIONS, thai_date
 from handlers.notifications import OFFICER_STAGE_WORDS, agency_name, english, words
 from models import Area, utcnow

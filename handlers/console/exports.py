@@ -27,10 +27,10 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request, send_file
-from flask_babel import force_locale
-from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.i18n import force_locale
+from bot.i18n import gettext as _
 from bot.thai_text import thai_date
 from handlers.notifications import OFFICER_STAGE_WORDS, words
 from models import BANGKOK, Agency, Area, Case, Consent, utcnow

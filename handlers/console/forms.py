@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask_babel import lazy_gettext as _l
+from bot.i18n import lazy_gettext as _l
 
 BE_OFFSET = 543
 THAI_DIGITS = str.maketrans({chr(0x0E50 + i): str(i) for i in range(10)})

@@ -37,10 +37,10 @@ import json
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import util as sql_util
 
+from bot.i18n import gettext as _
 from models import Case
 from services import queue
 from services.access import Actor, scope_clause

@@ -17,9 +17,9 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.i18n import gettext as _
 from bot.thai_text import parse_reference
 from handlers.api import serialize
 from models import Agency, Area, Case, CasePhoto, utcnow

@@ -7,9 +7,9 @@ stays signed in. Audited."""
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from bot.extensions import db
+from bot.i18n import gettext as _
 from models import utcnow
 from services import accounts, audit
 

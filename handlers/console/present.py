@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from handlers.api.errors import MESSAGES, message_for
 from handlers.flows.report import GROUPS, PURPOSE_WORDS, RELATIONS, SEXES, SITUATIONS
 from handlers.notifications import (

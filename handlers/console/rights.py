@@ -21,11 +21,11 @@ import json
 import re
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
-from flask_babel import force_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from bot.extensions import db
+from bot.i18n import force_locale
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.thai_text import thai_date
 from handlers.notifications import words
 from models import Case, CasePhoto, ErasureRequest

@@ -21,11 +21,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_babel import refresh
 from werkzeug.exceptions import HTTPException
 
 from bot.extensions import db
+from bot.i18n import gettext as _
 from models import Officer
 from services.access import Actor, NotFound
 

@@ -12,9 +12,6 @@ announcements LINE's monthly limit holds is told once, before the next answer th
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from bot.conversation import (
     CANCEL,
     RETURN_TO,
@@ -30,6 +27,8 @@ from bot.conversation import (
     choice_items,
     postback_action,
 )
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.messages import text
 from bot.thai_text import clean, is_none_answer
 from handlers.announcements import announcement_messages, paused_notice

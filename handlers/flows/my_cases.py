@@ -5,11 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from bot.conversation import Choice, Engine, action_items, int_param
 from bot.flex import bubble, carousel, flex, postback_button
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.messages import text
 from bot.thai_text import thai_date
 from handlers.flows.report import first_name

@@ -13,11 +13,11 @@ from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from bot.conversation import Choice, Engine, Flow, action_items, int_param
 from bot.flex import bubble, carousel, flex, postback_button, uri_button
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.messages import text
 from handlers.flows.registration import code_step
 from handlers.flows.report import first_name

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from bot.conversation import (
     Choice,
@@ -18,6 +16,8 @@ from bot.conversation import (
     choice_items,
 )
 from bot.dispatch import EventContext
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.messages import text
 from bot.thai_text import clean, parse_code, parse_phone, thai_time
 from models import BANGKOK, Agency, Area, Invitation, utcnow

@@ -25,8 +25,6 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from bot.conversation import (
     CANCEL,
@@ -45,6 +43,8 @@ from bot.conversation import (
 )
 from bot.dispatch import EventContext
 from bot.flex import bubble, flex, postback_button
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.messages import text
 from bot.thai_text import (
     clean,

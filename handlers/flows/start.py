@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import force_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from bot.conversation import Choice, Engine, Turn, action_items
 from bot.dispatch import EventContext
+from bot.i18n import force_locale
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.intents import Intent
 from bot.messages import text
 from bot.thai_text import clean

@@ -21,9 +21,6 @@ from __future__ import annotations
 from collections import Counter
 from urllib.parse import urlencode
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from bot.conversation import (
     CANCEL,
     LABEL_MAX,
@@ -40,6 +37,8 @@ from bot.conversation import (
     postback_action,
 )
 from bot.dispatch import EventContext
+from bot.i18n import gettext as _
+from bot.i18n import lazy_gettext as _l
 from bot.messages import text
 from bot.thai_text import DONE_WORDS, clean, is_none_answer, parse_reference, thai_date
 from handlers.flows.report import first_name, today

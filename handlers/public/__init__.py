@@ -15,9 +15,9 @@ day's figures show within minutes of midnight. The page sets no cookie and reads
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template
-from flask_babel import force_locale
 
 from bot.extensions import db
+from bot.i18n import force_locale
 from bot.thai_text import thai_date, thai_time
 from handlers.flows.my_cases import STAGE_WORDS
 from handlers.flows.report import GROUPS
