@@ -129,16 +129,22 @@ def int_param(value) -> int:
     return number if INT_MIN <= number <= INT_MAX else 0
 
 
+@functools.lru_cache(maxsize=4096)
+def _postback_data(*pairs: tuple[str, str]) -> str:
+    # the same buttons are offered again and again: their data made once
+    return urlencode(dict(pairs))
+
+
 def postback_action(step: str, value: str, label: str, **extra: str) -> dict:
     """A quick-reply item whose tap answers `step` with `value`."""
-    data = urlencode({"step": step, "v": value, **extra})
+    data = _postback_data(("step", step), ("v", value), *extra.items())
     return {"type": "action", "action": {"type": "postback", "label": label[:LABEL_MAX],
                                          "data": data, "displayText": label[:300]}}
 
 
 def action_item(action: str, value: str, label: str) -> dict:
     """A quick-reply item for a button outside flows (the menu, the role choice)."""
-    data = urlencode({"a": action, "v": value})
+    data = _postback_data(("a", action), ("v", value))
     return {"type": "action", "action": {"type": "postback", "label": label[:LABEL_MAX],
                                          "data": data, "displayText": label[:300]}}
 

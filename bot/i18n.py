@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 import flask_babel
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations
@@ -41,8 +42,11 @@ def user_locale(language: str | None) -> str:
     return language if language in SUPPORTED else DEFAULT
 
 
-#: The catalog of the locale forced by `force_locale` in this thread (None: not forced).
-_forced: ContextVar[NullTranslations | None] = ContextVar("samoe_forced_catalog", default=None)
+#: The locale forced by `force_locale` in this thread and its catalog (None: not forced).
+_forced: ContextVar[tuple[str, NullTranslations] | None] = ContextVar(
+    "samoe_forced_catalog", default=None)
+#: Babel's Locale of each supported language, parsed once (parsing looks for its data file).
+_LOCALES = {name: Locale.parse(name) for name in SUPPORTED}
 
 
 @contextmanager
@@ -54,9 +58,15 @@ def force_locale(locale) -> Iterator[None]:
     and the catalog again (about a tenth of the worker's own CPU per event,
     bench/profile_worker.py --profile worker). Inside this block `gettext` goes straight to the
     catalog flask_babel itself picked for the locale; flask_babel's own functions
-    (get_locale, format_*) still see the forced locale."""
-    with flask_babel.force_locale(locale):
-        token = _forced.set(flask_babel.get_translations())
+    (get_locale, format_*) still see the forced locale. Forcing the locale already forced
+    changes nothing and costs nothing."""
+    name = str(locale)
+    forced = _forced.get()
+    if forced is not None and forced[0] == name:
+        yield
+        return
+    with flask_babel.force_locale(_LOCALES.get(name, locale)):
+        token = _forced.set((name, flask_babel.get_translations()))
         try:
             yield
         finally:
@@ -65,10 +75,10 @@ def force_locale(locale) -> Iterator[None]:
 
 def gettext(string: str, **variables) -> str:
     """flask_babel's gettext: the text in the forced locale's catalog, else in the request's."""
-    catalog = _forced.get()
-    if catalog is None:
+    forced = _forced.get()
+    if forced is None:
         return flask_babel.gettext(string, **variables)
-    text = catalog.ugettext(string)
+    text = forced[1].ugettext(string)
     return text % variables if variables else text
 
 
