@@ -1,17 +1,13 @@
-"""The emulator's write path: one write transaction per successful send, its log entry in it,
-and SQLite writers that queue on a lock and are woken when it is given back."""
+"""The emulator's write path: one write transaction per successful send, its log entry in it
+(its SQLite writers take turns: tests/test_sqlite_writers.py)."""
 
 from __future__ import annotations
 
-import multiprocessing
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
-from emulator.database import WriterLock, make_engine
 from tests.emulator.helpers import BACKENDS, USER, text_messages
 
 PUSH = {"to": USER, "messages": text_messages("สวัสดี")}
@@ -68,62 +64,3 @@ def test_a_fault_after_a_send_is_logged_with_the_faults_status_not_200(emulator)
     assert emulator.push(PUSH).status_code == 503
     assert [r["status"] for r in emulator.requests("push")] == [503]
     assert len(emulator.sent()) == 1  # carried out, then answered 503
-
-
-def _hold(path: str, held, release) -> None:
-    lock = WriterLock(path)
-    assert lock.acquire()
-    held.set()
-    release.wait(10)
-    time.sleep(0.05)
-    lock.release()
-
-
-def test_a_writer_waits_for_another_process_and_is_woken_when_it_lets_go(tmp_path):
-    path = str(tmp_path / "db.writer-lock")
-    context = multiprocessing.get_context("spawn")
-    held, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold, args=(path, held, release))
-    holder.start()
-    try:
-        assert held.wait(20)
-        lock = WriterLock(path)
-        release.set()
-        started = time.monotonic()
-        assert lock.acquire()
-        waited = time.monotonic() - started
-        lock.release()
-    finally:
-        holder.join(10)
-    assert holder.exitcode == 0
-    assert waited >= 0.04  # it waited for the other process...
-    assert waited < 1.0  # ...and took the lock once given back
-
-
-def test_threads_of_one_process_take_turns_and_sqlite_keeps_every_write(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'e.db'}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE n (i INTEGER)")
-
-    def add(count: int) -> None:
-        for i in range(count):
-            with engine.begin() as conn:
-                conn.exec_driver_sql("INSERT INTO n VALUES (?)", (i,))
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(add, [50] * 8))
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM n").scalar() == 400
-    assert (tmp_path / "e.db.writer-lock").exists()
-    engine.dispose()
-
-
-def test_a_connection_gives_the_lock_back_when_its_transaction_fails(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'e.db'}")
-    with pytest.raises(sa.exc.OperationalError), engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO missing VALUES (1)")
-    started = time.monotonic()
-    with engine.begin() as conn:  # would wait the busy timeout (15 s) if the lock were kept
-        conn.exec_driver_sql("CREATE TABLE t (i INTEGER)")
-    assert time.monotonic() - started < 1.0
-    engine.dispose()
