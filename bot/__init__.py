@@ -19,7 +19,14 @@ from linebot.v3.webhook import SignatureValidator
 from bot.config import finish_settings, load_settings
 from bot.conversation import Engine
 from bot.dispatch import Dispatcher
-from bot.extensions import babel, db, migrate, postgresql_settings, sqlite_pragmas
+from bot.extensions import (
+    babel,
+    db,
+    migrate,
+    postgresql_settings,
+    sqlite_connections,
+    sqlite_pragmas,
+)
 from bot.i18n import select_locale
 from models import crypto
 
@@ -73,6 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     audit.configure(app.config["AUDIT_CHAIN_KEY"])
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        sqlite_connections(app.config, app.instance_path)
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():

@@ -416,6 +416,9 @@ def _bounded(engine, deadline: float | None) -> Iterator[Connection]:
         raw = connection.connection.dbapi_connection  # PRAGMAs outside any transaction
         usual = raw.execute("PRAGMA busy_timeout").fetchone()[0]
         raw.execute(f"PRAGMA busy_timeout={left_ms}")
+        turns = hasattr(raw, "turn_deadline")  # its turn among writers also by then
+        if turns:
+            raw.turn_deadline = deadline
         try:
             yield connection
         except OperationalError as exc:
@@ -423,6 +426,8 @@ def _bounded(engine, deadline: float | None) -> Iterator[Connection]:
                 raise StoreTimeout(f"the database stayed locked for {left_ms} ms") from exc
             raise
         finally:
+            if turns:
+                raw.turn_deadline = None
             raw.execute(f"PRAGMA busy_timeout={int(usual)}")
 
 

@@ -7,7 +7,7 @@ import os
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from emulator.writers import begin_immediate, connection_class
+from sqlite_writers import begin_immediate, connection_class
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/emulator.db"
 SQLITE_BUSY_TIMEOUT_MS = 15_000

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from bot.config import normalise_database_url
 from models import InboxEvent
+from sqlite_writers import TurnTakingConnection, begin_immediate, connection_class
 from tests.conftest import CHANNEL_SECRET, free_port
 from tests.drills.support import (
     Gunicorn,
@@ -256,3 +257,49 @@ def test_on_sqlite_the_webhook_waits_for_the_lock_a_bounded_time_then_answers_50
         assert post(item)[0] == 200
     stored = session.scalars(sa.select(InboxEvent.webhook_event_id)).all()
     assert sorted(stored) == sorted(event_id for event_id, _, _ in sent)
+
+
+def _writer_elsewhere(path: str) -> sa.Engine:
+    """An engine on the file that takes turns as Samoe's processes do (its own lock file
+    descriptor: to this process's web server it is another process)."""
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool,
+                              connect_args={"factory": connection_class(path)})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(raw, _record):
+        raw.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        begin_immediate(connection, 30)
+
+    return engine
+
+
+def test_on_sqlite_a_writer_taking_turns_bounds_the_webhooks_wait_and_wakes_it_at_its_commit(
+        app, base_url, session, short_wait):
+    """Samoe's writers take turns (sqlite_writers): the webhook behind one of them still
+    answers 503 within its bound, and is let in as soon as the one before it commits."""
+    path = app.config["TEST_DATABASE_URL"].removeprefix("sqlite:///")
+    engine = _writer_elsewhere(path)
+    first, second = _signed_event(), _signed_event()
+
+    def post(item):
+        started = time.monotonic()
+        answer = requests.post(base_url + "/callback", data=item[1], headers=item[2], timeout=10)
+        return answer.status_code, time.monotonic() - started
+
+    try:
+        with engine.begin() as held:  # a worker's batch elsewhere, longer than the bound
+            assert isinstance(held.connection.dbapi_connection, TurnTakingConnection)
+            status, took = post(first)
+            assert status == 503 and short_wait * 0.8 <= took < short_wait + 0.8
+        with ThreadPoolExecutor(1) as pool:
+            with engine.begin():  # a short one: the webhook waits for it, then is let in
+                waiting = pool.submit(post, second)
+                time.sleep(0.15)
+            status, took = waiting.result()
+    finally:
+        engine.dispose()
+    assert status == 200 and 0.15 <= took < short_wait
+    assert session.scalars(sa.select(InboxEvent.webhook_event_id)).all() == [second[0]]

@@ -3,19 +3,18 @@
 SQLite lets one writer in at a time. A connection that finds the file locked waits in SQLite's
 busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, while most writes here
 take well under a millisecond: with several threads and processes writing at once, writers
-spent more time asleep than writing (bench/README.md: the emulator's reply API). Here a
-writer first takes its turn: threads of a process queue on a threading lock, processes on an
-flock(2) of a file beside the database. The turn is held from BEGIN IMMEDIATE until the
-transaction's COMMIT or ROLLBACK has run (or the BEGIN failed).
+spent more time asleep than writing (bench/README.md: the emulator's reply API, Samoe's
+webhook beside its workers). Here a writer first takes its turn: threads of a process queue on
+a threading lock, processes on an flock(2) of a file beside the database. The turn is held
+from BEGIN IMMEDIATE until the transaction's COMMIT or ROLLBACK has run (or the BEGIN failed).
 
 SQLite's own lock is still the one that counts: a writer that does not take turns (another
 program, a test holding the file) is waited for by the busy timeout as before, and a writer
 that does not get its turn in time goes on to BEGIN IMMEDIATE and lets SQLite decide.
 
-Used by the emulator's engine (emulator.database). Not (yet) by Samoe's own: tried there, it
-took the webhook's p99 at a steady rate on SQLite from about 90 ms to 12-23 ms, but the drill
-that cuts the database off (tests/drills/test_database_cut_off.py) then saw a webhook answered
-after LINE's timeout, not understood in time (bench/README.md).
+Used by Samoe's engine on SQLite (bot.extensions; the webhook's bounded wait in bot.inbox sets
+`turn_deadline`) and by the emulator's (emulator.database): a module of its own, since the
+emulator runs without Samoe.
 """
 
 from __future__ import annotations
@@ -137,15 +136,17 @@ def connection_class(database: str | None) -> type[sqlite3.Connection]:
 
 
 def begin_immediate(connection, timeout: float) -> None:
-    """BEGIN IMMEDIATE on a SQLAlchemy connection, after its turn (within `timeout` s). If the
-    turn was not had in time and the connection has a deadline, SQLite is not waited for
-    either (busy timeout 0 for this BEGIN; the caller sets its timeout back)."""
+    """BEGIN IMMEDIATE on a SQLAlchemy connection, after its turn (within `timeout` s). A
+    connection with a deadline (`turn_deadline`) waits for its turn and then for SQLite's lock
+    only until then in all (its busy timeout set to what is left; the caller sets it back)."""
     raw = connection.connection.dbapi_connection
     if not isinstance(raw, TurnTakingConnection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    if not raw.take_turn(timeout) and raw.turn_deadline is not None:
-        raw.execute("PRAGMA busy_timeout=0")
+    raw.take_turn(timeout)
+    if raw.turn_deadline is not None:  # SQLite's own wait ends by then too
+        left_ms = int((raw.turn_deadline - time.monotonic()) * 1000)
+        raw.execute(f"PRAGMA busy_timeout={max(0, left_ms)}")
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
