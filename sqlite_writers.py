@@ -82,7 +82,7 @@ class WriterLock:
 class TurnTakingConnection(sqlite3.Connection):
     """A pysqlite connection that can hold its database's WriterLock from BEGIN until its
     COMMIT or ROLLBACK has run (SQLAlchemy's commit event comes before the COMMIT, hence a
-    connection class: pass it as `connect_args={"factory": connection_class(lock)}`)."""
+    connection class: pass it as `connect_args={"factory": connection_class(path)}`)."""
 
     writer_lock: WriterLock | None = None
 
@@ -150,8 +150,7 @@ def begin_immediate(connection, timeout: float) -> None:
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
-        # no transaction began, so no COMMIT or ROLLBACK will come (the pool does not roll
-        # back a connection that had none): the turn is given back here, or the connection
-        # would keep it in the pool and the other writers would wait for nothing
+        # no transaction began, so nothing is sure to end one: the turn is given back here,
+        # not kept by a connection idle in the pool while the other writers wait for it
         raw.give_turn()
         raise
