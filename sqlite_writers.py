@@ -92,15 +92,14 @@ class TurnTakingConnection(sqlite3.Connection):
         #: set by a caller whose next transaction must start by then (time.monotonic())
         self.turn_deadline: float | None = None
 
-    def take_turn(self, timeout: float) -> bool:
-        """Wait for this database's turn (at most `timeout` s, or until `turn_deadline`);
-        True if it is had (or there is no lock to take)."""
+    def take_turn(self, timeout: float) -> None:
+        """Wait for this database's turn (at most `timeout` s, or until `turn_deadline`); not
+        had in time, the caller goes on and SQLite's busy timeout decides."""
         if self.writer_lock is None or self._has_turn:
-            return True
+            return
         if self.turn_deadline is not None:
             timeout = max(0.0, self.turn_deadline - time.monotonic())
         self._has_turn = self.writer_lock.acquire(timeout)
-        return self._has_turn
 
     def give_turn(self) -> None:
         if self._has_turn:

@@ -34,8 +34,9 @@ import requests
 import sqlalchemy as sa
 
 from bot.config import normalise_database_url
+from emulator.database import make_engine
 from models import InboxEvent
-from sqlite_writers import TurnTakingConnection, begin_immediate, connection_class
+from sqlite_writers import TurnTakingConnection
 from tests.conftest import CHANNEL_SECRET, free_port
 from tests.drills.support import (
     Gunicorn,
@@ -259,29 +260,15 @@ def test_on_sqlite_the_webhook_waits_for_the_lock_a_bounded_time_then_answers_50
     assert sorted(stored) == sorted(event_id for event_id, _, _ in sent)
 
 
-def _writer_elsewhere(path: str) -> sa.Engine:
-    """An engine on the file that takes turns as Samoe's processes do (its own lock file
-    descriptor: to this process's web server it is another process)."""
-    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool,
-                              connect_args={"factory": connection_class(path)})
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(raw, _record):
-        raw.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(connection):
-        begin_immediate(connection, 30)
-
-    return engine
-
-
 def test_on_sqlite_a_writer_taking_turns_bounds_the_webhooks_wait_and_wakes_it_at_its_commit(
         app, base_url, session, short_wait):
     """Samoe's writers take turns (sqlite_writers): the webhook behind one of them still
     answers 503 within its bound, and is let in as soon as the one before it commits."""
     path = app.config["TEST_DATABASE_URL"].removeprefix("sqlite:///")
-    engine = _writer_elsewhere(path)
+    # an engine that takes turns as Samoe's processes do (the emulator's: WAL, BEGIN
+    # IMMEDIATE, sqlite_writers), with its own lock descriptor: to this process's web server
+    # it is another process
+    engine = make_engine(f"sqlite:///{path}")
     first, second = _signed_event(), _signed_event()
 
     def post(item):
