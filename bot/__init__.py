@@ -118,6 +118,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.register(app)
     if app.config["WORKER_IN_PROCESS"]:
         start_worker_on_first_request(app)
+    from handlers.webhook import WebhookFastPath
+
+    # outermost: LINE's webhook requests skip Flask's request machinery (handlers/webhook.py)
+    app.wsgi_app = WebhookFastPath(app, app.wsgi_app)
     return app
 
 

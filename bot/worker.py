@@ -561,8 +561,8 @@ def start_in_process(app: Flask) -> Worker:
     return worker
 
 
-def wake_worker() -> None:
-    """Tell an in-process worker that new events are waiting."""
-    worker = current_app.extensions.get("samoe.worker")
+def wake_worker(app: Flask | None = None) -> None:
+    """Tell an in-process worker that new events are waiting (the app's, else current_app's)."""
+    worker = (app or current_app).extensions.get("samoe.worker")
     if worker is not None:
         worker.wakeup.set()

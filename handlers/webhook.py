@@ -8,9 +8,11 @@ LINE redelivers.
 
 from __future__ import annotations
 
+import json
 import logging
+from contextlib import nullcontext
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, has_app_context, request
 from linebot.v3.webhook import SignatureValidator
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,8 +27,20 @@ bp = Blueprint("webhook", __name__)
 OK_BODY = b'{"message":"ok"}\n'  # what jsonify(message="ok") says, made once
 
 
-def _answer(status: int, message: str):
-    return jsonify(message=message), status
+def _json(message: str) -> bytes:
+    """What jsonify(message=...) says outside debug mode."""
+    return (json.dumps({"message": message}, separators=(",", ":")) + "\n").encode()
+
+
+#: the answers, made once: status -> (status line, JSON body)
+ANSWERS = {
+    200: ("200 OK", OK_BODY),
+    400: ("400 BAD REQUEST", _json("invalid signature")),
+    500: ("500 INTERNAL SERVER ERROR", _json("internal server error")),
+    503: ("503 SERVICE UNAVAILABLE", _json("temporarily unavailable")),
+}
+MALFORMED = ("400 BAD REQUEST", _json("malformed webhook body"))
+INCOMPLETE = ("400 BAD REQUEST", _json("incomplete body"))
 
 
 def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
@@ -54,34 +68,109 @@ def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
         return inbox.store_events(connection, events, destination)
 
 
-@bp.post("/callback")
-def callback():
-    """Receive a LINE webhook request."""
-    signature = request.headers.get("X-Line-Signature", "")
-    body = request.get_data(as_text=True)  # over MAX_CONTENT_LENGTH: 413 before we get here
-    validator: SignatureValidator = current_app.extensions["samoe.signature"]
-    if not signature or not validator.validate(body, signature):
-        log.warning("webhook refused: bad or missing signature from %s", request.remote_addr)
-        return _answer(400, "invalid signature")
+def receive(app: Flask, body: bytes, signature: str, remote_addr: str | None
+            ) -> tuple[str, bytes]:
+    """The webhook's whole work, for the Flask view and the fast path alike: check the
+    signature, check the shape, store each event once and commit; the answer's status line
+    and JSON body."""
+    text = body.decode("utf-8", "replace")  # as request.get_data(as_text=True)
+    validator: SignatureValidator = app.extensions["samoe.signature"]
+    if not signature or not validator.validate(text, signature):
+        log.warning("webhook refused: bad or missing signature from %s", remote_addr)
+        return ANSWERS[400]
     try:
-        events, destination = inbox.parse_payload(body)
+        events, destination = inbox.parse_payload(text)
     except inbox.MalformedEvents as exc:
         log.warning("webhook refused: %s", exc)
-        return _answer(400, "malformed webhook body")
+        return MALFORMED
     try:
-        result = _store(events, destination)
+        writer = app.extensions.get("samoe.inbox_writer")
+        if writer is not None:
+            result = writer.store(events, destination)
+        else:
+            # the first request of a process makes the writer, in an app context
+            with nullcontext() if has_app_context() else app.app_context():
+                result = _store(events, destination)
     except inbox.StoreTimeout as exc:  # SQLite's write lock not had within WEBHOOK_DB_WAIT_MS
         log.warning("webhook events not stored (503, LINE redelivers): %s", exc)
-        return _answer(503, "temporarily unavailable")
+        return ANSWERS[503]
     except inbox.StoreUnavailable as exc:  # PostgreSQL unreachable or the insert failed
         log.error("webhook events not stored: database unavailable (503, LINE redelivers): %s",
                   exc)
-        return _answer(503, "temporarily unavailable")
+        return ANSWERS[503]
     except SQLAlchemyError:
         log.exception("webhook events not stored: database unavailable")
-        return _answer(503, "temporarily unavailable")
+        return ANSWERS[503]
     if result.stored:
-        wake_worker()
+        wake_worker(app)
     if result.duplicates:
         log.info("webhook: %d duplicate event(s) ignored", result.duplicates)
-    return current_app.response_class(OK_BODY, mimetype="application/json")
+    return ANSWERS[200]
+
+
+@bp.post("/callback")
+def callback():
+    """Receive a LINE webhook request (the first of each process, and any the fast path
+    leaves to Flask: see WebhookFastPath)."""
+    status, body = receive(current_app._get_current_object(),
+                           request.get_data(),  # over MAX_CONTENT_LENGTH: 413 before here
+                           request.headers.get("X-Line-Signature", ""), request.remote_addr)
+    return current_app.response_class(body, status=status, mimetype="application/json")
+
+
+class WebhookFastPath:
+    """WSGI middleware: POST /callback answered by `receive` without Flask's request
+    machinery (request context, session, routing, response object), which cost as much CPU
+    as the webhook's own work apart from the database (bench/profile_worker.py).
+
+    Only the plain case is taken: a POST to /callback with a Content-Length within
+    MAX_CONTENT_LENGTH, once this process's inbox writer exists and, with WORKER_IN_PROCESS,
+    its worker has started (both made by the first request, which Flask serves). Everything
+    else (another path or method, a body too large or without a length, a chunked body)
+    goes to Flask, whose view calls the same `receive`, so the answers are the same."""
+
+    def __init__(self, app: Flask, wsgi_app) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.max_length = app.config.get("MAX_CONTENT_LENGTH")
+        self.needs_worker = bool(app.config.get("WORKER_IN_PROCESS"))
+
+    def _ready(self) -> bool:
+        extensions = self.app.extensions
+        return "samoe.inbox_writer" in extensions and (
+            not self.needs_worker or "samoe.worker" in extensions)
+
+    def __call__(self, environ, start_response):
+        length = environ.get("CONTENT_LENGTH", "")
+        if (environ.get("PATH_INFO") != "/callback" or environ.get("REQUEST_METHOD") != "POST"
+                or not length.isdigit() or "HTTP_TRANSFER_ENCODING" in environ
+                or (self.max_length is not None and int(length) > self.max_length)
+                or not self._ready()):
+            return self.wsgi_app(environ, start_response)
+        body = _read(environ["wsgi.input"], int(length))
+        if body is None:  # the client went away before sending the whole body
+            status, answer = INCOMPLETE
+        else:
+            try:
+                status, answer = receive(self.app, body,
+                                         environ.get("HTTP_X_LINE_SIGNATURE", ""),
+                                         environ.get("REMOTE_ADDR"))
+            except Exception:  # what Flask would answer 500 to
+                log.exception("webhook request failed")
+                status, answer = ANSWERS[500]
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(answer)))])
+        return [answer]
+
+
+def _read(stream, length: int) -> bytes | None:
+    """Exactly `length` bytes of the request body, or None if it ends before."""
+    chunks = []
+    left = length
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
