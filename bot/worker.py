@@ -365,11 +365,8 @@ class Worker:
         known = self._users
         if known is not None and user_id in known:
             return known[user_id]
-        user = self.session.scalar(sa.select(LineUser).where(LineUser.line_user_id == user_id))
-        if user is None:
-            user = LineUser(line_user_id=user_id, followed=True)
-            self.session.add(user)
-            self.session.flush()
+        # one beyond the batch's read-ahead: the same two cached statements
+        user = self._load_users([user_id])[user_id]
         if known is not None:
             known[user_id] = user
         return user

@@ -306,3 +306,28 @@ def test_a_busy_worker_looks_for_due_pushes_only_every_poll_interval(app, emulat
     assert texts(emulator.sent(USER, endpoint="push")) == [
         "first push", "second push", "third push"]
     assert seen == ["a", "b", "c"]
+
+
+def test_users_beyond_a_batchs_read_ahead_are_made_once_and_answered(app, emulator, session):
+    """A batch reads ahead the users of only as many events as the batch before it handled
+    (Worker._ahead); the users of the events after those are read, or made, one at a time
+    (Worker._user): each new user gets one LineUser row, followed, and every event its
+    answer."""
+    users = ["U" + f"{n:x}" * 32 for n in range(3, 10)]  # seven new users
+    for user in users:
+        emulator.text(user, "สวัสดีค่ะ " + user[-4:])
+    seen: list[str] = []
+    with app.app_context():
+        worker = recording_worker(app, seen)
+        worker._ahead = 2  # as after a batch of one: the read-ahead covers two users
+        asked: list[int] = []
+        load_users = worker._load_users
+        worker._load_users = lambda ids: asked.append(len(ids)) or load_users(ids)
+        assert worker.handle_inbox() == 7
+    assert asked == [2, 1, 1, 1, 1, 1]  # the read-ahead's two, then one by one
+    assert seen == ["สวัสดีค่ะ " + user[-4:] for user in users]
+    rows = session.execute(sa.select(LineUser.line_user_id, LineUser.followed)
+                           .order_by(LineUser.line_user_id)).all()
+    assert rows == [(user, True) for user in sorted(users)]
+    for user in users:
+        assert texts(emulator.sent(user)) == ["ok:สวัสดีค่ะ " + user[-4:]]
