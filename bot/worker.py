@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -558,8 +558,8 @@ def start_in_process(app: Flask) -> Worker:
     return worker
 
 
-def wake_worker(app: Flask | None = None) -> None:
-    """Tell an in-process worker that new events are waiting (the app's, else current_app's)."""
-    worker = (app or current_app).extensions.get("samoe.worker")
+def wake_worker(app: Flask) -> None:
+    """Tell the app's in-process worker, if it has one, that new events are waiting."""
+    worker = app.extensions.get("samoe.worker")
     if worker is not None:
         worker.wakeup.set()

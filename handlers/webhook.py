@@ -24,16 +24,13 @@ from bot.worker import wake_worker
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhook", __name__)
-OK_BODY = b'{"message":"ok"}\n'  # what jsonify(message="ok") says, made once
-
-
 def _json(message: str) -> bytes:
     """What jsonify(message=...) says outside debug mode."""
     return (json.dumps({"message": message}, separators=(",", ":")) + "\n").encode()
 
 
-# the answers, made once: (status line, JSON body)
-STORED = ("200 OK", OK_BODY)
+# the answers, made once (what jsonify(message=...) said): (status line, JSON body)
+STORED = ("200 OK", _json("ok"))
 INVALID_SIGNATURE = ("400 BAD REQUEST", _json("invalid signature"))
 MALFORMED = ("400 BAD REQUEST", _json("malformed webhook body"))
 INCOMPLETE = ("400 BAD REQUEST", _json("incomplete body"))
@@ -41,29 +38,31 @@ FAILED = ("500 INTERNAL SERVER ERROR", _json("internal server error"))
 UNAVAILABLE = ("503 SERVICE UNAVAILABLE", _json("temporarily unavailable"))
 
 
-def _store(events: list[dict], destination: str | None) -> inbox.StoreResult:
+def _store(app: Flask, events: list[dict], destination: str | None) -> inbox.StoreResult:
     """Store the events and commit, through the process's group commit (bot.inbox.GroupCommit:
     the requests that arrive while a batch is written go together in the next): on SQLite in
     one transaction, on PostgreSQL by one statement in autocommit mode on a connection of the
     webhook's own (bot.inbox.PgWriter); elsewhere on a connection of its own (not the ORM
     session: the insert and the commit are all this request does with the database)."""
-    engine = db.engine
-    writer = current_app.extensions.get("samoe.inbox_writer")
-    if writer is None and engine.dialect.name in ("sqlite", "postgresql"):
-        # one per app and process (setdefault: one even if two race)
-        wait = float(current_app.config.get("WEBHOOK_DB_WAIT_MS", 1500)) / 1000
-        batch = None
-        if engine.dialect.name == "postgresql":
-            pg = inbox.PgWriter(engine)
-            batch = pg.write_batch
-        writer = current_app.extensions.setdefault(
-            "samoe.inbox_writer", inbox.GroupCommit(engine, wait, writer=batch))
-        if batch is not None and writer.write_batch is batch:
-            event.listen(engine, "engine_disposed", lambda _engine: pg.dispose())
-    if writer is not None:
+    writer = app.extensions.get("samoe.inbox_writer")
+    if writer is not None:  # every request but a process's first
         return writer.store(events, destination)
-    with engine.begin() as connection:
-        return inbox.store_events(connection, events, destination)
+    with nullcontext() if has_app_context() else app.app_context():  # for db.engine
+        engine = db.engine
+        if engine.dialect.name in ("sqlite", "postgresql"):
+            # one per app and process (setdefault: one even if two race)
+            wait = float(app.config.get("WEBHOOK_DB_WAIT_MS", 1500)) / 1000
+            batch = None
+            if engine.dialect.name == "postgresql":
+                pg = inbox.PgWriter(engine)
+                batch = pg.write_batch
+            writer = app.extensions.setdefault(
+                "samoe.inbox_writer", inbox.GroupCommit(engine, wait, writer=batch))
+            if batch is not None and writer.write_batch is batch:
+                event.listen(engine, "engine_disposed", lambda _engine: pg.dispose())
+            return writer.store(events, destination)
+        with engine.begin() as connection:
+            return inbox.store_events(connection, events, destination)
 
 
 def receive(app: Flask, body: bytes, signature: str, remote_addr: str | None
@@ -82,13 +81,7 @@ def receive(app: Flask, body: bytes, signature: str, remote_addr: str | None
         log.warning("webhook refused: %s", exc)
         return MALFORMED
     try:
-        writer = app.extensions.get("samoe.inbox_writer")
-        if writer is not None:
-            result = writer.store(events, destination)
-        else:
-            # the first request of a process makes the writer, in an app context
-            with nullcontext() if has_app_context() else app.app_context():
-                result = _store(events, destination)
+        result = _store(app, events, destination)
     except inbox.StoreTimeout as exc:  # SQLite's write lock not had within WEBHOOK_DB_WAIT_MS
         log.warning("webhook events not stored (503, LINE redelivers): %s", exc)
         return UNAVAILABLE
