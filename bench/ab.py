@@ -18,8 +18,6 @@ per event; then the median of each.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -31,33 +29,6 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent))
 
 import run as R  # noqa: E402
-
-
-class Variant(R.Samoe):
-    """Samoe from the tree at `root`, named `name` (its processes are `name-web`, ...)."""
-
-    def __init__(self, procs: R.Processes, settings: R.Settings, db: str, api_base: str,
-                 name: str, root: Path, workdir: Path):
-        self.procs, self.db, self.name, self.pg_name = procs, db, name, None
-        if db == "sqlite":
-            self.url = f"sqlite:///{workdir / 'samoe.db'}"
-        else:
-            self.pg_name = f"samoe_bench_app_{os.getpid()}_{name}"
-            self.url = R.create_pg_database(self.pg_name)
-        self.port = R.free_port()
-        self.env = dict(
-            os.environ, DATABASE_URL=self.url, LINE_CHANNEL_SECRET=settings.secret,
-            LINE_CHANNEL_ACCESS_TOKEN=settings.access_token, LINE_API_BASE_URL=api_base,
-            LINE_DATA_API_BASE_URL=api_base, LINE_EMULATOR="0", WORKER_IN_PROCESS="0",
-            SECRET_KEY=secrets.token_hex(32), PORT=str(self.port))
-        flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-        R.run_command(flask + ["db", "upgrade"], env=self.env, cwd=root)
-        R.run_command(flask + ["translate", "compile"], env=self.env, cwd=root)
-        argv = R.gunicorn_argv(settings.worker_class, settings.threads, self.port, "wsgi:app")
-        procs.start(f"{name}-web", argv, self.env, root)
-        for i in range(settings.samoe_workers):
-            procs.start(f"{name}-worker{i + 1}", flask + ["worker"], self.env, root)
-        R.wait_http(f"http://127.0.0.1:{self.port}/healthz", procs, f"{name}-web")
 
 
 def main() -> int:
@@ -85,14 +56,14 @@ def main() -> int:
             roots[label] = trees / label
             subprocess.run(["git", "worktree", "add", "--detach", str(roots[label]), commit],
                            cwd=R.ROOT, check=True, capture_output=True)
-    variants: list[Variant] = []
+    variants: list[R.Samoe] = []
     emulator = None
     try:
         emulator = R.Emulator(procs, settings, f"sqlite:///{emudir / 'emulator.db'}")
         systems = [R.start_python_echo(procs, settings, emulator.base, "python-echo")]
         for label, root in roots.items():
             workdir = Path(tempfile.mkdtemp(prefix=f"samoe-ab-{label}-"))
-            variant = Variant(procs, settings, args.db, emulator.base, label, root, workdir)
+            variant = R.Samoe(procs, settings, args.db, emulator.base, workdir, label, root)
             variants.append(variant)
             systems.append(R.System(label, variant.port, samoe=variant))
         budget = R.budget_for(3000, args.duration + settings.warmup)

@@ -665,15 +665,18 @@ class Samoe:
     """Samoe under gunicorn with its worker processes, on a fresh database."""
 
     def __init__(self, procs: Processes, settings: Settings, db: str, api_base: str,
-                 workdir: Path):
+                 workdir: Path, name: str | None = None, root: Path = ROOT):
+        """`name` (default samoe-DB) names its processes and its PostgreSQL database; `root`
+        is the tree it runs from (bench/ab.py: another commit's worktree)."""
         self.procs = procs
         self.db = db
-        self.name = f"samoe-{db}"
+        self.name = name or f"samoe-{db}"
+        self.root = root
         self.pg_name = None
         if db == "sqlite":
             self.url = f"sqlite:///{workdir / 'samoe.db'}"
         else:
-            self.pg_name = f"samoe_bench_app_{os.getpid()}"
+            self.pg_name = f"samoe_bench_app_{os.getpid()}" + (f"_{name}" if name else "")
             self.url = create_pg_database(self.pg_name)
         self.port = free_port()
         self.env = dict(
@@ -689,14 +692,14 @@ class Samoe:
             PORT=str(self.port),
         )
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-        run_command(flask + ["db", "upgrade"], env=self.env)
-        if db == settings.dbs[0]:
-            run_command(flask + ["translate", "compile"], env=self.env)
+        run_command(flask + ["db", "upgrade"], env=self.env, cwd=root)
+        if db == settings.dbs[0] or root != ROOT:  # the catalogs are built, never committed
+            run_command(flask + ["translate", "compile"], env=self.env, cwd=root)
         self.database_facts = self._database_facts()
         argv = gunicorn_argv(settings.worker_class, settings.threads, self.port, "wsgi:app")
-        procs.start(f"{self.name}-web", argv, self.env, ROOT)
+        procs.start(f"{self.name}-web", argv, self.env, root)
         for i in range(settings.samoe_workers):
-            procs.start(f"{self.name}-worker{i + 1}", flask + ["worker"], self.env, ROOT)
+            procs.start(f"{self.name}-worker{i + 1}", flask + ["worker"], self.env, root)
         wait_http(f"http://127.0.0.1:{self.port}/healthz", procs, f"{self.name}-web")
 
     def _database_facts(self) -> dict:
@@ -715,7 +718,7 @@ class Samoe:
             "        out = {n: c.exec_driver_sql('SHOW ' + n).scalar() for n in names}\n"
             "    print(json.dumps(out))\n"
         )
-        facts = json.loads(run_command([sys.executable, "-c", code], env=self.env)
+        facts = json.loads(run_command([sys.executable, "-c", code], env=self.env, cwd=self.root)
                            .strip().splitlines()[-1])
         if self.db == "sqlite":
             facts["synchronous"] = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
