@@ -83,9 +83,10 @@ def body_of(index: int, users: int, prefix: str) -> tuple[str, str]:
 
 
 class Counter:
-    """SQL statements and commits on the app's engine, and the statements of the webhook's
-    own PostgreSQL connections (bot.inbox.PgWriter, outside the engine: each is one statement
-    in autocommit mode, counted as a statement and a commit)."""
+    """SQL statements and commits on the app's engine, and those of the webhook's own
+    connections, outside the engine: PostgreSQL's (bot.inbox.PgWriter: each insert is one
+    statement in autocommit mode, counted as a statement and a commit) and SQLite's
+    (bot.inbox.SqliteWriter: an insert a row, and a commit a transaction)."""
 
     def __init__(self, engine) -> None:
         import sqlalchemy as sa
@@ -104,6 +105,15 @@ class Counter:
             return insert(writer, rows)
 
         inbox.PgWriter._insert = counted
+        transaction = inbox.SqliteWriter._transaction
+
+        def counted_transaction(writer, items, deadline):
+            results = transaction(writer, items, deadline)
+            self.statements += sum(len(events) for events, _destination in items)
+            self.commits += 1
+            return results
+
+        inbox.SqliteWriter._transaction = counted_transaction
 
     def _statement(self, *args) -> None:
         self.statements += 1

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 
 import psycopg
 import sqlalchemy as sa
@@ -29,11 +28,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from bot import recordset
+from bot.extensions import SQLITE_BUSY_TIMEOUT_MS
 from models import InboxEvent, InboxLease, utcnow
+from sqlite_writers import TurnTakingConnection
 
 
 class MalformedEvents(ValueError):
@@ -79,6 +79,8 @@ def parse_payload(body: str) -> tuple[list[dict], str | None]:
         timestamp = event.get("timestamp")
         if not isinstance(timestamp, int) or isinstance(timestamp, bool):
             raise MalformedEvents("an event has no timestamp")
+        if not -(2**63) <= timestamp < 2**63:  # what a database's BIGINT holds
+            raise MalformedEvents("an event's timestamp is out of range")
     destination = data.get("destination")
     return data["events"], destination if isinstance(destination, str) else None
 
@@ -275,6 +277,141 @@ class PgWriter:
                 return
 
 
+class SqliteWriter:
+    """SQLite: the webhook's batches written on one connection of the writer's own, kept for
+    the process's life, straight through the driver.
+
+    The connection is made by the app's engine (its connect events set WAL, the busy timeout,
+    foreign keys and synchronous=FULL, and it takes turns with the other writers:
+    sqlite_writers) and then detached from the pool. GroupCommit writes one batch at a time,
+    so one connection is enough; a batch costs a busy timeout set to what is left of its
+    bounded wait, BEGIN IMMEDIATE after its turn, the inserts and COMMIT. Through the pool the
+    same batch also paid a checkout and a checkin (a rollback on return), reading and setting
+    back the busy timeout, and SQLAlchemy's transaction with its begin event (bench/README.md).
+
+    A batch whose transaction fails is rolled back and its requests are stored one by one, as
+    on PostgreSQL; a failure other than the lock not had in time (StoreTimeout) is
+    StoreUnavailable, and the connection is closed and made again for the next batch (at
+    once, and the batch tried again, when the kept connection had been closed).
+    `dispose` (when the app's engine is disposed: a restore, the tests) closes it.
+    """
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self._raw = None  # the driver's connection, made on first use
+        self._writing = threading.Lock()  # held while a batch is written (dispose waits)
+        self._disposed = False
+
+    def _connection(self):
+        if self._raw is None:
+            fairy = self.engine.raw_connection()
+            fairy.detach()  # ours now: the pool neither resets it nor hands it out
+            self._raw = fairy.dbapi_connection
+        return self._raw
+
+    def _close(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            try:
+                raw.close()
+            except sqlite3.Error:
+                pass
+
+    def _begin(self, raw, deadline: float | None) -> None:
+        """BEGIN IMMEDIATE after this connection's turn among writers, both waited for at
+        most until `deadline` (StoreTimeout when the lock was not had by then)."""
+        if deadline is None:
+            left = SQLITE_BUSY_TIMEOUT_MS / 1000
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreTimeout("no time left to wait for the database's write lock")
+        turns = isinstance(raw, TurnTakingConnection)
+        if turns:
+            raw.take_turn(left)
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+        try:
+            raw.execute(f"PRAGMA busy_timeout={int(left * 1000)}")
+            raw.execute("BEGIN IMMEDIATE")
+        except BaseException as exc:
+            if turns:
+                raw.give_turn()
+            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+                raise StoreTimeout(
+                    f"the database stayed locked for {int(left * 1000)} ms") from exc
+            raise
+
+    def _transaction(self, items: list[tuple[list[dict], str | None]],
+                     deadline: float | None) -> list[StoreResult]:
+        try:
+            raw = self._connection()
+            self._begin(raw, deadline)
+            try:
+                sql, columns = _sqlite_insert(self.engine.dialect)
+                now = utcnow()
+                results = []
+                for events, destination in items:
+                    rows = _rows(events, destination, now)
+                    stored = 0
+                    for row in rows:
+                        params = [process(row[key]) if process else row[key]
+                                  for key, process in columns]
+                        stored += len(raw.execute(sql, params).fetchall())
+                    results.append(StoreResult(stored, len(rows) - stored))
+                raw.commit()  # gives the turn back (TurnTakingConnection)
+                return results
+            except BaseException:
+                raw.rollback()
+                raise
+        except (StoreTimeout, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the driver's or the engine's: a new connection next time
+            self._close()
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}".strip()) from exc
+
+    def write_batch(self, items: list[tuple[list[dict], str | None]],
+                    deadline: float | None = None) -> list[StoreResult | Exception]:
+        """A batch's requests in one transaction; if it fails, each in its own."""
+        with self._writing:
+            if self._disposed:
+                self._disposed = False
+                self._close()
+            kept = self._raw is not None
+            try:
+                return self._transaction(items, deadline)
+            except StoreTimeout as exc:
+                return [exc] * len(items)
+            except StoreUnavailable as exc:
+                if kept and isinstance(exc.__cause__, sqlite3.ProgrammingError):
+                    # the kept connection was closed under us: once more on a new one
+                    try:
+                        return self._transaction(items, deadline)
+                    except StoreTimeout as again:
+                        return [again] * len(items)
+                    except StoreUnavailable as again:
+                        exc = again
+                if len(items) == 1:
+                    return [exc]
+            results: list[StoreResult | Exception] = []
+            for one in items:
+                try:
+                    results.extend(self._transaction([one], deadline))
+                except (StoreTimeout, StoreUnavailable) as exc:
+                    results.append(exc)
+            return results
+
+    def dispose(self) -> None:
+        """Close the connection now, or after the batch being written."""
+        if self._writing.acquire(blocking=False):
+            try:
+                self._close()
+            finally:
+                self._writing.release()
+        else:
+            self._disposed = True
+
+
 @cache
 def _pg_insert_text() -> str:
     """INSERT ... SELECT FROM json_to_recordset(%s) ... ON CONFLICT DO NOTHING RETURNING the
@@ -317,8 +454,8 @@ class GroupCommit:
 
     def __init__(self, engine, wait_seconds: float | None = None, writer=None) -> None:
         self.engine = engine
-        # what stores a batch: SQLite's transaction by default, or PgWriter.write_batch
-        self.write_batch = writer or partial(_sqlite_batch, engine)
+        # what stores a batch: SqliteWriter's transaction by default, or PgWriter.write_batch
+        self.write_batch = writer or SqliteWriter(engine).write_batch
         self.wait = wait_seconds if wait_seconds and wait_seconds > 0 else None
         self.mutex = threading.Lock()  # guards `open`
         self.writing = threading.Lock()  # one batch written at a time
@@ -378,61 +515,9 @@ class _Batch:
         self.done.set()
 
 
-def _sqlite_batch(engine, items: list[tuple[list[dict], str | None]],
-                  deadline: float | None) -> list[StoreResult | Exception]:
-    """A batch's requests in one transaction; if it fails, each in its own."""
-    try:
-        with _bounded(engine, deadline) as connection, connection.begin():
-            return [store_events(connection, events, destination)
-                    for events, destination in items]
-    except Exception:
-        if len(items) == 1:
-            raise
-        return [_store_alone(engine, events, destination, deadline)
-                for events, destination in items]
-
-
-def _store_alone(engine, events: list[dict], destination: str | None,
-                 deadline: float | None = None):
-    try:
-        with _bounded(engine, deadline) as connection, connection.begin():
-            return store_events(connection, events, destination)
-    except Exception as exc:
-        return exc
-
-
-@contextmanager
-def _bounded(engine, deadline: float | None) -> Iterator[Connection]:
-    """A connection whose next transaction waits for SQLite's write lock at most until
-    `deadline` (its busy timeout set for that time, then set back); StoreTimeout when the
-    time is up before or while waiting."""
-    with engine.connect() as connection:
-        if deadline is None:
-            yield connection
-            return
-        left_ms = int((deadline - time.monotonic()) * 1000)
-        if left_ms <= 0:
-            raise StoreTimeout("no time left to wait for the database's write lock")
-        raw = connection.connection.dbapi_connection  # PRAGMAs outside any transaction
-        usual = raw.execute("PRAGMA busy_timeout").fetchone()[0]
-        raw.execute(f"PRAGMA busy_timeout={left_ms}")
-        turns = hasattr(raw, "turn_deadline")  # its turn among writers also by then
-        if turns:
-            raw.turn_deadline = deadline
-        try:
-            yield connection
-        except OperationalError as exc:
-            if _locked(exc):
-                raise StoreTimeout(f"the database stayed locked for {left_ms} ms") from exc
-            raise
-        finally:
-            if turns:
-                raw.turn_deadline = None
-            raw.execute(f"PRAGMA busy_timeout={int(usual)}")
-
-
-def _locked(exc: OperationalError) -> bool:
-    text = str(exc.orig if exc.orig is not None else exc).lower()
+def _locked(exc: Exception) -> bool:
+    """A SQLite error (the driver's, or SQLAlchemy's around it) saying the file is locked."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
     return "locked" in text or "busy" in text
 
 

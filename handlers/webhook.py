@@ -40,10 +40,11 @@ UNAVAILABLE = ("503 SERVICE UNAVAILABLE", _json("temporarily unavailable"))
 
 def _store(app: Flask, events: list[dict], destination: str | None) -> inbox.StoreResult:
     """Store the events and commit, through the process's group commit (bot.inbox.GroupCommit:
-    the requests that arrive while a batch is written go together in the next): on SQLite in
-    one transaction, on PostgreSQL by one statement in autocommit mode on a connection of the
-    webhook's own (bot.inbox.PgWriter); elsewhere on a connection of its own (not the ORM
-    session: the insert and the commit are all this request does with the database)."""
+    the requests that arrive while a batch is written go together in the next), on a
+    connection of the webhook's own: on SQLite in one transaction (bot.inbox.SqliteWriter), on
+    PostgreSQL by one statement in autocommit mode (bot.inbox.PgWriter); elsewhere on a
+    connection of the engine's (not the ORM session: the insert and the commit are all this
+    request does with the database)."""
     writer = app.extensions.get("samoe.inbox_writer")
     if writer is not None:  # every request but a process's first
         return writer.store(events, destination)
@@ -52,14 +53,12 @@ def _store(app: Flask, events: list[dict], destination: str | None) -> inbox.Sto
         if engine.dialect.name in ("sqlite", "postgresql"):
             # one per app and process (setdefault: one even if two race)
             wait = float(app.config.get("WEBHOOK_DB_WAIT_MS", 1500)) / 1000
-            batch = None
-            if engine.dialect.name == "postgresql":
-                pg = inbox.PgWriter(engine)
-                batch = pg.write_batch
+            own = (inbox.PgWriter(engine) if engine.dialect.name == "postgresql"
+                   else inbox.SqliteWriter(engine))
             writer = app.extensions.setdefault(
-                "samoe.inbox_writer", inbox.GroupCommit(engine, wait, writer=batch))
-            if batch is not None and writer.write_batch is batch:
-                event.listen(engine, "engine_disposed", lambda _engine: pg.dispose())
+                "samoe.inbox_writer", inbox.GroupCommit(engine, wait, writer=own.write_batch))
+            if writer.write_batch == own.write_batch:  # ours won the race: close with the engine
+                event.listen(engine, "engine_disposed", lambda _engine: own.dispose())
             return writer.store(events, destination)
         with engine.begin() as connection:
             return inbox.store_events(connection, events, destination)

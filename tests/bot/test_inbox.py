@@ -74,10 +74,12 @@ def _in_one_batch(app, events: list[dict]) -> tuple[list, list[str], int]:
         writer = inbox.GroupCommit(engine)
         commits = []
 
-        def count(connection) -> None:
-            commits.append(connection)
+        def count(dbapi_connection, _record, _proxy) -> None:
+            # the writer's own connection, taken from the pool once: its COMMITs counted
+            dbapi_connection.set_trace_callback(
+                lambda sql: commits.append(sql) if sql == "COMMIT" else None)
 
-        sa.event.listen(engine, "commit", count)
+        sa.event.listen(engine, "checkout", count)
         blocker = sqlite3.connect(path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         results: list = [None] * len(events)
@@ -101,7 +103,7 @@ def _in_one_batch(app, events: list[dict]) -> tuple[list, list[str], int]:
         blocker.close()
         for thread in threads:
             thread.join(timeout=30)
-        sa.event.remove(engine, "commit", count)
+        sa.event.remove(engine, "checkout", count)
     return results, seen, len(commits)
 
 
@@ -122,6 +124,73 @@ def test_a_request_that_cannot_be_stored_does_not_fail_its_batch(app):
     assert [(r.stored, r.duplicates) for i, r in enumerate(results) if i != 2] == [(1, 0)] * 3
     assert seen == [True, True, False, True]
     assert _stored_ids(_sqlite_path(app)) == {"H0", "H1", "H3"}
+
+
+# -- SQLite: the webhook's own connection (bot.inbox.SqliteWriter) ------------------------
+
+
+def test_the_sqlite_writer_keeps_one_connection_with_the_apps_settings(app):
+    path = _sqlite_path(app)
+    with app.app_context():
+        writer = inbox.SqliteWriter(db.engine)
+        [first] = writer.write_batch([([_event("K1")], None)])
+        raw = writer._raw
+        [second] = writer.write_batch([([_event("K2"), _event("K1")], "Ubot")])
+        assert writer._raw is raw  # kept, not taken from the pool again
+        settings = {name: raw.execute(f"PRAGMA {name}").fetchone()[0]
+                    for name in ("journal_mode", "synchronous", "foreign_keys")}
+        assert not raw.in_transaction  # committed, the turn given back
+        writer.dispose()
+        assert writer._raw is None
+    assert (first.stored, first.duplicates, second.stored, second.duplicates) == (1, 0, 1, 1)
+    assert settings == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
+    assert _stored_ids(path) == {"K1", "K2"}
+
+
+def test_the_sqlite_writer_goes_on_after_its_connection_is_closed_or_disposed(app):
+    path = _sqlite_path(app)
+    with app.app_context():
+        writer = inbox.SqliteWriter(db.engine)
+        writer.write_batch([([_event("L1")], None)])
+        writer._raw.close()  # closed under it: the batch is tried again on a new connection
+        [again] = writer.write_batch([([_event("L2")], None)])
+        kept = writer._raw
+        writer._writing.acquire()  # disposed while a batch is being written
+        writer.dispose()
+        assert writer._raw is kept  # not closed under the batch
+        writer._writing.release()
+        [after] = writer.write_batch([([_event("L3")], None)])
+        assert writer._raw is not kept  # closed before the next batch, a new one made
+        writer.dispose()
+    assert (again.stored, after.stored) == (1, 1)
+    assert _stored_ids(path) == {"L1", "L2", "L3"}
+
+
+def test_the_sqlite_writer_answers_what_it_could_not_store_without_raising(app):
+    path = _sqlite_path(app)
+    with app.app_context():
+        writer = inbox.SqliteWriter(db.engine)
+        bad = _event("M1", ts=2**70)  # no database integer holds it
+        [alone] = writer.write_batch([([bad], None)])
+        results = writer.write_batch([([_event("M2")], None), ([bad], None),
+                                      ([_event("M3")], None)])
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            started = time.monotonic()
+            late = writer.write_batch([([_event("M4")], None)], time.monotonic() + 0.2)
+            waited = time.monotonic() - started
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        [now] = writer.write_batch([([_event("M4")], None)], time.monotonic() + 1)
+        writer.dispose()
+    assert isinstance(alone, inbox.StoreUnavailable)
+    assert isinstance(results[1], inbox.StoreUnavailable)
+    assert [(r.stored, r.duplicates) for r in (results[0], results[2])] == [(1, 0), (1, 0)]
+    assert isinstance(late[0], inbox.StoreTimeout) and 0.15 <= waited < 1.5
+    assert now.stored == 1
+    assert _stored_ids(path) == {"M2", "M3", "M4"}
 
 
 # -- PostgreSQL: the webhook's own connections (bot.inbox.PgWriter) -----------------------

@@ -85,9 +85,11 @@ def test_signature_header_name_is_case_insensitive(base_url, session):
         '{"events": [{"type": "message", "timestamp": 1}]}',
         '{"events": [{"webhookEventId": "X", "timestamp": 1}]}',
         '{"events": [{"webhookEventId": "X", "type": "message", "timestamp": "soon"}]}',
+        '{"events": [{"webhookEventId": "X", "type": "message", "timestamp": '
+        + str(2**70) + "}]}",
     ],
     ids=["not-json", "array", "events-object", "no-events", "event-not-object",
-         "no-event-id", "no-type", "bad-timestamp"],
+         "no-event-id", "no-type", "bad-timestamp", "timestamp-beyond-bigint"],
 )
 def test_malformed_body_is_refused_and_nothing_stored(base_url, session, body):
     response = post(base_url, body)
