@@ -7,6 +7,7 @@ value in Python and writing it back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +87,55 @@ def _insert(conn: sa.Connection, table: sa.Table):
 def _lock(conn: sa.Connection, lock_id: int) -> None:
     # SQLite transactions already run one at a time (BEGIN IMMEDIATE).
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
+        conn.execute(_advisory_lock(), {"lock_id": lock_id})
+
+
+# Statements of every API call, built once with bound parameters: building them per call (and
+# SQLAlchemy's cache key of each new one) was a third of the emulator's CPU per reply
+# (bench/README.md), and the emulator's CPU is most of what a bot's reply costs the machine
+# the benchmarks run on.
+
+
+@functools.cache
+def _advisory_lock():
+    return sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("lock_id", type_=sa.BigInteger)))
+
+
+@functools.cache
+def _use_reply_token():
+    """Consume a fresh, unused reply token; its user (no row: unknown, used or expired)."""
+    tokens = t.reply_tokens
+    return (
+        tokens.update()
+        .where(
+            tokens.c.token == sa.bindparam("reply_token"),
+            tokens.c.used_at.is_(None),
+            tokens.c.issued_at >= sa.bindparam("oldest"),
+        )
+        .values(used_at=sa.bindparam("used_at"))
+        .returning(tokens.c.user_id)
+    )
+
+
+@functools.cache
+def _insert_sent():
+    return t.sent.insert().returning(t.sent.c.seq)
+
+
+@functools.cache
+def _insert_request():
+    return t.api_requests.insert()
+
+
+@functools.cache
+def _live_fault():
+    faults = t.faults
+    return (
+        sa.select(faults.c.id)
+        .where(faults.c.endpoint.in_(sa.bindparam("endpoints", expanding=True)),
+               faults.c.remaining > 0)
+        .limit(1)
+    )
 
 
 class Store:
@@ -296,20 +345,14 @@ class Store:
         ``request_log``: the call's entry in the request log, written in the same transaction
         (see `record_request`)."""
         now = now_ms()
-        tokens = t.reply_tokens
         with self.engine.begin() as conn:
             used = conn.execute(
-                tokens.update()
-                .where(
-                    tokens.c.token == reply_token,
-                    tokens.c.used_at.is_(None),
-                    tokens.c.issued_at >= now - REPLY_TOKEN_TTL_MS,
-                )
-                .values(used_at=now)
-            )
-            if used.rowcount != 1:
+                _use_reply_token(),
+                {"reply_token": reply_token, "oldest": now - REPLY_TOKEN_TTL_MS, "used_at": now},
+            ).first()
+            if used is None:
                 raise InvalidReplyToken(reply_token)
-            user_id = conn.scalar(sa.select(tokens.c.user_id).where(tokens.c.token == reply_token))
+            user_id = used.user_id
             self._record_sent(
                 conn,
                 endpoint="reply",
@@ -394,7 +437,7 @@ class Store:
     def _record_sent(conn, *, recipients, at, **values) -> int:
         _lock(conn, _SENT_LOCK)
         seq = conn.execute(
-            t.sent.insert().values(recipients=recipients, at=at, **values).returning(t.sent.c.seq)
+            _insert_sent(), {"recipients": recipients, "at": at, **values}
         ).scalar_one()
         unique = sorted(set(recipients))
         if unique:
@@ -512,10 +555,8 @@ class Store:
         Every API call asks, and almost always none is set: a read-only look first, so the
         common case takes no write lock (on SQLite that lock made every call wait in turn)."""
         faults = t.faults
-        live = sa.select(faults.c.id).where(faults.c.endpoint.in_([endpoint, "*"]),
-                                            faults.c.remaining > 0).limit(1)
         with self.engine.connect().execution_options(**READ_ONLY) as conn:
-            if conn.execute(live).first() is None:
+            if conn.execute(_live_fault(), {"endpoints": [endpoint, "*"]}).first() is None:
                 return None
         with self.engine.begin() as conn:
             candidates = conn.execute(
@@ -546,7 +587,7 @@ class Store:
     @staticmethod
     def _record_request(conn: sa.Connection, values: dict[str, Any]) -> None:
         _lock(conn, _REQUESTS_LOCK)
-        conn.execute(t.api_requests.insert().values(at=now_ms(), **values))
+        conn.execute(_insert_request(), {"at": now_ms(), **values})
 
     def list_requests(
         self, *, endpoint: str | None = None, after: int = 0, limit: int | None = None
