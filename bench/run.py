@@ -87,6 +87,7 @@ class Settings:
     threads: int
     emulator_db: str
     emulator_workers: int
+    emulator_threads: int
     stub: bool
     wait_quiet: float
     secret: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -122,6 +123,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--emulator-db", choices=("sqlite", "postgresql"), default="sqlite",
                         help="the emulator's own state (sqlite: a file on /dev/shm)")
     parser.add_argument("--emulator-workers", type=int, default=2)
+    parser.add_argument("--emulator-threads", type=int, default=1,
+                        help="threads of each emulator process (default 1: its CPU-bound "
+                             "requests ran no faster on more, and cost more CPU each)")
     parser.add_argument("--no-stub", action="store_true",
                         help="skip the echoes against a no-op reply stub")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
@@ -148,6 +152,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         threads=args.threads,
         emulator_db=args.emulator_db,
         emulator_workers=args.emulator_workers,
+        emulator_threads=args.emulator_threads,
         stub=not args.no_stub,
         wait_quiet=args.wait_quiet,
     )
@@ -426,7 +431,8 @@ class Emulator:
         procs.start("emulator", [
             sys.executable, "-m", "gunicorn", "--no-control-socket",
             "-w", str(settings.emulator_workers),
-            "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{self.port}",
+            "-k", "gthread", "--threads", str(settings.emulator_threads),
+            "-b", f"127.0.0.1:{self.port}",
             "emulator:create_emulator_app()",
         ], env, ROOT)
         wait_http(self.base + "/api/health", procs, "emulator")
@@ -1210,7 +1216,8 @@ def markdown(report: dict) -> str:
         f"{lat(report['generator_open']['latency_ms'])} | the open-loop floor of the method |",
         f"| LINE emulator reply API, closed, {s['connections']} connections | "
         f"{fmt(emu['throughput_rps'])}{spread(emu)} | {lat(emu['latency_ms'])} | gunicorn "
-        f"-w {s['emulator_workers']} gthread, state in {s['emulator_db']}; errors "
+        f"-w {s['emulator_workers']} gthread --threads {s.get('emulator_threads', 4)}, state "
+        f"in {s['emulator_db']}; errors "
         f"{errors_of(emu)}; the ceiling of anything that replies through it |",
     ]
     for name in ("stub-python-echo", "stub-node-echo"):
