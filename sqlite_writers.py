@@ -12,9 +12,9 @@ SQLite's own lock is still the one that counts: a writer that does not take turn
 program, a test holding the file) is waited for by the busy timeout as before, and a writer
 that does not get its turn in time goes on to BEGIN IMMEDIATE and lets SQLite decide.
 
-Used by Samoe's engine on SQLite (bot.extensions; the webhook's bounded wait in bot.inbox sets
-`turn_deadline`) and by the emulator's (emulator.database): a module of its own, since the
-emulator runs without Samoe.
+Used by Samoe's engine on SQLite (bot.extensions; the webhook's own connection, made by that
+engine, bounds its wait itself: bot.inbox.SqliteWriter) and by the emulator's
+(emulator.database): a module of its own, since the emulator runs without Samoe.
 """
 
 from __future__ import annotations
@@ -89,16 +89,12 @@ class TurnTakingConnection(sqlite3.Connection):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._has_turn = False
-        #: set by a caller whose next transaction must start by then (time.monotonic())
-        self.turn_deadline: float | None = None
 
     def take_turn(self, timeout: float) -> None:
-        """Wait for this database's turn (at most `timeout` s, or until `turn_deadline`); not
-        had in time, the caller goes on and SQLite's busy timeout decides."""
+        """Wait for this database's turn (at most `timeout` s); not had in time, the caller
+        goes on and SQLite's busy timeout decides."""
         if self.writer_lock is None or self._has_turn:
             return
-        if self.turn_deadline is not None:
-            timeout = max(0.0, self.turn_deadline - time.monotonic())
         self._has_turn = self.writer_lock.acquire(timeout)
 
     def give_turn(self) -> None:
@@ -135,17 +131,12 @@ def connection_class(database: str | None) -> type[sqlite3.Connection]:
 
 
 def begin_immediate(connection, timeout: float) -> None:
-    """BEGIN IMMEDIATE on a SQLAlchemy connection, after its turn (within `timeout` s). A
-    connection with a deadline (`turn_deadline`) waits for its turn and then for SQLite's lock
-    only until then in all (its busy timeout set to what is left; the caller sets it back)."""
+    """BEGIN IMMEDIATE on a SQLAlchemy connection, after its turn (within `timeout` s)."""
     raw = connection.connection.dbapi_connection
     if not isinstance(raw, TurnTakingConnection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
     raw.take_turn(timeout)
-    if raw.turn_deadline is not None:  # SQLite's own wait ends by then too
-        left_ms = int((raw.turn_deadline - time.monotonic()) * 1000)
-        raw.execute(f"PRAGMA busy_timeout={max(0, left_ms)}")
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:

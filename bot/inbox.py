@@ -116,21 +116,29 @@ def store_events(bind: Session | Connection, events: list[dict],
     a connection); duplicates and redeliveries are ignored."""
     if not events:
         return StoreResult(0, 0)
-    rows = _rows(events, destination, utcnow())
-    stored = 0
     connection = bind if isinstance(bind, Connection) else bind.connection()
     if connection.dialect.name == "sqlite":
-        # straight to the driver, in the transaction SQLAlchemy began (BEGIN IMMEDIATE): a
-        # fifth of the CPU of SQLAlchemy's execution of the same statement, for each event
-        raw = connection.connection.dbapi_connection
-        sql, columns = _sqlite_insert(connection.dialect)
-        for row in rows:
-            params = [process(row[key]) if process else row[key] for key, process in columns]
-            stored += len(raw.execute(sql, params).fetchall())
-        return StoreResult(stored, len(rows) - stored)
+        # straight to the driver, in the transaction SQLAlchemy began (BEGIN IMMEDIATE)
+        return _sqlite_store(connection.connection.dbapi_connection, connection.dialect,
+                             events, destination, utcnow())
+    rows = _rows(events, destination, utcnow())
+    stored = 0
     statement = _insert_events(connection.dialect.name)
     for row in rows:  # one cached Core statement, bound parameters: nothing compiled per request
         stored += len(connection.execute(statement, row).all())
+    return StoreResult(stored, len(rows) - stored)
+
+
+def _sqlite_store(raw, dialect, events: list[dict], destination: str | None,
+                  now) -> StoreResult:
+    """Insert the events through the driver's connection `raw`, in its open transaction: a
+    fifth of the CPU of SQLAlchemy's execution of the same statement, for each event."""
+    rows = _rows(events, destination, now)
+    sql, columns = _sqlite_insert(dialect)
+    stored = 0
+    for row in rows:
+        params = [process(row[key]) if process else row[key] for key, process in columns]
+        stored += len(raw.execute(sql, params).fetchall())
     return StoreResult(stored, len(rows) - stored)
 
 
@@ -348,17 +356,9 @@ class SqliteWriter:
             raw = self._connection()
             self._begin(raw, deadline)
             try:
-                sql, columns = _sqlite_insert(self.engine.dialect)
                 now = utcnow()
-                results = []
-                for events, destination in items:
-                    rows = _rows(events, destination, now)
-                    stored = 0
-                    for row in rows:
-                        params = [process(row[key]) if process else row[key]
-                                  for key, process in columns]
-                        stored += len(raw.execute(sql, params).fetchall())
-                    results.append(StoreResult(stored, len(rows) - stored))
+                results = [_sqlite_store(raw, self.engine.dialect, events, destination, now)
+                           for events, destination in items]
                 raw.commit()  # gives the turn back (TurnTakingConnection)
                 return results
             except BaseException:

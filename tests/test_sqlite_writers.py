@@ -121,36 +121,3 @@ def test_a_begin_that_fails_gives_the_turn_back(tmp_path):
     assert other.acquire(0.2), "the failed BEGIN kept its turn"
     other.release()
     engine.dispose()
-
-
-def test_a_connection_with_a_deadline_waits_for_its_turn_and_sqlite_only_until_then(tmp_path):
-    """Its turn had late (another writer let go after 0.3 s) and SQLite then held by a writer
-    that does not take turns: the BEGIN gives up at the deadline (0.5 s), not after another
-    full busy timeout."""
-    import sqlite3
-    import threading
-
-    path = tmp_path / "e.db"
-    engine = make_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE t (i INTEGER)")
-    other = WriterLock(str(path) + ".writer-lock")
-    foreign = sqlite3.connect(path, isolation_level=None)
-    assert other.acquire(1)
-    foreign.execute("BEGIN EXCLUSIVE")
-    threading.Timer(0.3, other.release).start()
-    try:
-        with engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
-            raw.turn_deadline = time.monotonic() + 0.5
-            raw.execute("PRAGMA busy_timeout=500")  # what the caller allowed at the start
-            started = time.monotonic()
-            with pytest.raises(sa.exc.OperationalError):
-                conn.begin()
-            took = time.monotonic() - started
-            raw.turn_deadline = None
-    finally:
-        foreign.rollback()
-        foreign.close()
-        engine.dispose()
-    assert 0.3 <= took < 0.7, took

@@ -193,6 +193,35 @@ def test_the_sqlite_writer_answers_what_it_could_not_store_without_raising(app):
     assert _stored_ids(path) == {"M2", "M3", "M4"}
 
 
+def test_the_sqlite_writer_waits_for_its_turn_and_then_for_sqlite_only_until_its_deadline(app):
+    """Its turn had late (another process's writer let go after 0.3 s) and SQLite then held by
+    a writer that does not take turns: the batch gives up at its deadline (0.5 s), not after
+    another busy timeout."""
+    from sqlite_writers import WriterLock
+
+    path = _sqlite_path(app)
+    with app.app_context():
+        writer = inbox.SqliteWriter(db.engine)
+        writer.write_batch([([_event("N1")], None)])
+        other = WriterLock(path + ".writer-lock")  # its own descriptor: another process
+        foreign = sqlite3.connect(path, isolation_level=None)
+        assert other.acquire(1)
+        foreign.execute("BEGIN EXCLUSIVE")
+        threading.Timer(0.3, other.release).start()
+        try:
+            started = time.monotonic()
+            [late] = writer.write_batch([([_event("N2")], None)], started + 0.5)
+            took = time.monotonic() - started
+        finally:
+            foreign.rollback()
+            foreign.close()
+        [again] = writer.write_batch([([_event("N2")], None)], time.monotonic() + 1)
+        writer.dispose()
+    assert isinstance(late, inbox.StoreTimeout) and 0.45 <= took < 0.8, (late, took)
+    assert again.stored == 1  # the turn was given back: the next batch is let in
+    assert _stored_ids(path) == {"N1", "N2"}
+
+
 # -- PostgreSQL: the webhook's own connections (bot.inbox.PgWriter) -----------------------
 
 
