@@ -1216,7 +1216,7 @@ def markdown(report: dict) -> str:
         f"{lat(report['generator_open']['latency_ms'])} | the open-loop floor of the method |",
         f"| LINE emulator reply API, closed, {s['connections']} connections | "
         f"{fmt(emu['throughput_rps'])}{spread(emu)} | {lat(emu['latency_ms'])} | gunicorn "
-        f"-w {s['emulator_workers']} gthread --threads {s.get('emulator_threads', 4)}, state "
+        f"-w {s['emulator_workers']} gthread --threads {s['emulator_threads']}, state "
         f"in {s['emulator_db']}; errors "
         f"{errors_of(emu)}; the ceiling of anything that replies through it |",
     ]

@@ -364,7 +364,7 @@ class SqliteWriter:
             except BaseException:
                 raw.rollback()
                 raise
-        except (StoreTimeout, KeyboardInterrupt, SystemExit):
+        except StoreTimeout:
             raise
         except Exception as exc:  # the driver's or the engine's: a new connection next time
             self._close()

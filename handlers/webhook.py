@@ -24,6 +24,8 @@ from bot.worker import wake_worker
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhook", __name__)
+
+
 def _json(message: str) -> bytes:
     """What jsonify(message=...) says outside debug mode."""
     return (json.dumps({"message": message}, separators=(",", ":")) + "\n").encode()
